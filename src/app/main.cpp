@@ -1,0 +1,2 @@
+// app/main.cpp — placeholder until the runtime lands.
+int main() { return 0; }
