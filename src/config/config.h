@@ -44,6 +44,11 @@ struct Domains {
     std::vector<std::string> relay;
 };
 
+// The spool (queue/, docs/queue-format.md).
+struct Queue {
+    uint64_t max_spool_bytes = 0;  // quota on the spool's size; 0: none (disk full still 452)
+};
+
 struct Config {
     std::string source_file;                 // empty for the zero-config default
     std::string data_dir = "./petrel-data";
@@ -61,6 +66,7 @@ struct Config {
     std::vector<std::string> dns_servers;    // "127.0.0.1:5353"; empty: /etc/resolv.conf
     std::string http_address = "127.0.0.1:8025";
     std::optional<uint16_t> testing_outbound_port;
+    Queue queue;
 };
 
 // An error in a config file: "FILE:LINE: message" in what().
@@ -76,12 +82,17 @@ private:
 };
 
 // The zero-config default of PRODUCT.md: mx 127.0.0.1:2525, submission 127.0.0.1:2587,
-// submissions 127.0.0.1:2465, data in ./petrel-data, sandbox delivery.
+// submissions 127.0.0.1:2465, data in ./petrel-data, sandbox delivery, hostname from
+// system_hostname().
 Config default_config();
 
 // Parses and validates `path`. Throws ConfigError naming the file and line.
 Config load_config(const std::string& path);
 
 const char* to_string(ListenerKind kind);
+const char* to_string(DeliveryMode mode);
+
+// The system host name (gethostname), or "localhost" when it has none usable.
+std::string system_hostname();
 
 }  // namespace petrel::config
