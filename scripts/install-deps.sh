@@ -12,7 +12,7 @@ BUILD_PKGS=(
   clang libclang-rt-dev
 )
 TEST_PKGS=(
-  python3 python3-pytest python3-aiosmtpd swaks curl msmtp openssl
+  python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl curl msmtp openssl
   postfix dnsmasq-base iproute2 procps psmisc
 )
 

@@ -1,0 +1,189 @@
+// app/serve.cpp — see serve.h. The wiring of the daemon, in plain sight (STYLE §8):
+// config → logs → data_dir → store → spool → TLS → SMTP server → bind → privilege drop →
+// start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
+#include "app/serve.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+#include <string>
+#include <vector>
+
+#include "app/privileges.h"
+#include "config/config.h"
+#include "net/tls.h"
+#include "queue/file_spool.h"
+#include "server/smtp_server.h"
+#include "store/credentials.h"
+
+namespace petrel::app {
+
+namespace {
+
+void setup_logging(const std::string& level) {
+    auto logger = spdlog::stderr_logger_mt("petrel");
+    spdlog::set_default_logger(logger);
+    // One line per event: time, level, message (the message carries sid=/qid=).
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %l %v");
+    spdlog::set_level(spdlog::level::from_str(level));
+    spdlog::flush_on(spdlog::level::warn);
+}
+
+void make_data_dir(const std::string& dir) {
+    namespace fs = std::filesystem;
+    fs::path p(dir);
+    if (fs::exists(p)) {
+        if (!fs::is_directory(p)) throw std::runtime_error("data_dir " + dir + " is not a directory");
+        return;
+    }
+    if (p.has_parent_path() && !p.parent_path().empty()) fs::create_directories(p.parent_path());
+    if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST) {
+        throw std::runtime_error("cannot create data_dir " + dir + ": " + std::strerror(errno));
+    }
+}
+
+// "mx 127.0.0.1:2525" -> {"mx", "127.0.0.1", "2525"}; "[::1]:2525" -> host "::1".
+struct Bound {
+    std::string kind, host, port;
+};
+
+Bound split_bound(const std::string& s) {
+    Bound b;
+    auto sp = s.find(' ');
+    b.kind = s.substr(0, sp);
+    std::string addr = sp == std::string::npos ? "" : s.substr(sp + 1);
+    auto colon = addr.rfind(':');
+    b.host = addr.substr(0, colon);
+    b.port = colon == std::string::npos ? "" : addr.substr(colon + 1);
+    if (b.host.size() >= 2 && b.host.front() == '[') b.host = b.host.substr(1, b.host.size() - 2);
+    if (b.host == "0.0.0.0") b.host = "127.0.0.1";
+    if (b.host == "::") b.host = "::1";
+    return b;
+}
+
+void print_banner(const config::Config& cfg, const std::vector<std::string>& bound,
+                  const std::string& user) {
+    std::cout << "petrel serving as " << cfg.hostname << " (delivery: "
+              << config::to_string(cfg.delivery_mode)
+              << (cfg.delivery_mode == config::DeliveryMode::Sandbox
+                      ? ": mail is captured in the spool, never delivered"
+                      : "")
+              << ")\n";
+    for (const std::string& b : bound) {
+        Bound x = split_bound(b);
+        const char* what = x.kind == "mx"           ? "SMTP, no AUTH"
+                           : x.kind == "submission" ? "STARTTLS, then AUTH"
+                                                    : "implicit TLS, AUTH";
+        std::cout << "  " << b << "  (" << what << ")\n";
+    }
+    std::cout << "  data in " << cfg.data_dir << (user.empty() ? "" : ", running as " + user) << "\n";
+    // One line to try it (swaks is in Debian).
+    std::string domain = !cfg.domains.local.empty() ? cfg.domains.local.front()
+                         : !cfg.domains.relay.empty() ? cfg.domains.relay.front()
+                                                      : "example.test";
+    for (const std::string& b : bound) {
+        Bound x = split_bound(b);
+        if (x.kind == "mx" && (cfg.delivery_mode == config::DeliveryMode::Sandbox ||
+                               !cfg.domains.local.empty() || !cfg.domains.relay.empty())) {
+            std::cout << "Try: swaks --server " << x.host << " --port " << x.port
+                      << " --from you@client.test --to someone@" << domain << "\n";
+            return;
+        }
+    }
+    for (const std::string& b : bound) {
+        Bound x = split_bound(b);
+        if (x.kind == "submission") {
+            std::cout << "Try: petrel user add app1 (password on stdin), then swaks --server " << x.host
+                      << " --port " << x.port
+                      << " --tls --auth-user app1 --auth-password PASSWORD --to someone@" << domain
+                      << "\n";
+            return;
+        }
+    }
+}
+
+}  // namespace
+
+int serve(const std::string& config_file) {
+    config::Config cfg;
+    try {
+        if (config_file.empty()) {
+            std::cerr << "petrel: no --config given: using the zero-config default "
+                         "(sandbox; see docs/configuration.md)\n";
+            cfg = config::default_config();
+        } else {
+            cfg = config::load_config(config_file);
+        }
+    } catch (const config::ConfigError& e) {
+        std::cerr << "petrel: " << e.what() << "\n";
+        return 1;
+    }
+
+    setup_logging(cfg.log_level);
+    try {
+        const std::string user = drop_target(cfg.run_as_user);  // checked before touching files
+        make_data_dir(cfg.data_dir);
+        std::unique_ptr<store::Credentials> credentials =
+            store::open_sqlite_credentials(store::sqlite_store_path(cfg.data_dir));
+        queue::FileSpool spool({cfg.data_dir, cfg.queue.max_spool_bytes,
+                                cfg.delivery_mode == config::DeliveryMode::Sandbox});
+        auto spool_stats = spool.stats();
+        spdlog::info("spool {}/spool: {} message(s) queued, {} unfinished file(s) removed",
+                     cfg.data_dir, spool.queued_ids().size(), spool_stats.removed_tmp);
+        net::TlsContexts tls(cfg);
+        spdlog::info("tls certificate {}{}", tls.cert_file(), tls.self_signed() ? " (self-signed)" : "");
+
+        boost::asio::io_context io;
+        server::SmtpServer smtp(io, cfg, tls, spool, *credentials);
+        smtp.bind();  // as root if started as root: ports below 1024
+
+        if (!user.empty()) {
+            drop_privileges(user, cfg.data_dir);
+            spdlog::info("dropped privileges to {}", user);
+        } else if (!cfg.run_as_user.empty()) {
+            spdlog::info("run_as {} ignored: not started as root", cfg.run_as_user);
+        }
+
+        // A peer that closes early must not kill the process (EPIPE is handled as an error).
+        std::signal(SIGPIPE, SIG_IGN);
+        boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);
+        std::function<void(const boost::system::error_code&, int)> on_signal =
+            [&](const boost::system::error_code& ec, int sig) {
+                if (ec) return;
+                if (sig == SIGHUP) {
+                    std::string error;
+                    if (tls.reload(&error)) spdlog::info("SIGHUP: TLS certificate reloaded");
+                    else spdlog::error("SIGHUP: TLS reload failed, keeping the old one: {}", error);
+                    signals.async_wait(on_signal);
+                    return;
+                }
+                spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+                smtp.stop();
+                signals.cancel();  // io.run() returns once every session has closed
+            };
+        signals.async_wait(on_signal);
+
+        smtp.start();
+        print_banner(cfg, smtp.bound_addresses(), user);
+        std::cout.flush();
+        io.run();
+        spdlog::info("stopped");
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "petrel: cannot start: " << e.what() << "\n";
+        return 1;
+    }
+}
+
+}  // namespace petrel::app
