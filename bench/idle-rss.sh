@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# idle-rss.sh — memory per idle connection: petrel with N (default 10000) connections held
+# past EHLO, and Postfix (a private instance) with N_POSTFIX (default 300; one process each, so
+# fewer) in the same run.
+#
+#   bench/idle-rss.sh [N] [N_POSTFIX]        env: PETREL_BIN, MARKDOWN=FILE (append table rows),
+#                                                 SKIP_POSTFIX=1
+# Bounded: each measurement has a time limit; every server started here is stopped by its PID.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+N=${1:-10000}; NPF=${2:-300}
+PY=/usr/bin/python3
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+WORK=$(mktemp -d /tmp/petrel-bench.XXXXXX); chmod 755 "$WORK"
+free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+cleanup() {
+  "$HERE/petrel-instance.sh" stop "$WORK/petrel" || true
+  [ -d "$WORK/postfix" ] && "$HERE/postfix-instance.sh" stop "$WORK/postfix" || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+MD_ARGS=(); [ -n "${MARKDOWN:-}" ] && MD_ARGS=(--markdown "$MARKDOWN")
+
+echo "== petrel: $N idle connections (nofile $(ulimit -n))"
+P=$(free_port)
+"$HERE/petrel-instance.sh" start "$WORK/petrel" "$P"
+PID=$("$HERE/petrel-instance.sh" pid "$WORK/petrel")
+rc=0
+timeout 400 $PY "$HERE/idle_conns.py" --port "$P" --pid "$PID" -n "$N" --hold 5 \
+  --label petrel --time-limit 300 "${MD_ARGS[@]}" || rc=$?
+kill -0 "$PID" 2>/dev/null || { echo "petrel died during the benchmark:"; tail -20 "$WORK/petrel/petrel.log"; rc=1; }
+"$HERE/petrel-instance.sh" stop "$WORK/petrel"
+
+if [ -z "${SKIP_POSTFIX:-}" ] && command -v postfix >/dev/null; then
+  echo "== postfix: $NPF idle connections"
+  PP=$(free_port)
+  "$HERE/postfix-instance.sh" start "$WORK/postfix" "$PP"
+  timeout 400 $PY "$HERE/idle_conns.py" --port "$PP" -n "$NPF" --hold 3 --label postfix \
+    --time-limit 300 --pids-cmd "$HERE/postfix-instance.sh children $WORK/postfix" \
+    "${MD_ARGS[@]}" || rc=$?
+  "$HERE/postfix-instance.sh" stop "$WORK/postfix"
+fi
+exit $rc
