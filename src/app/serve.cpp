@@ -163,8 +163,8 @@ int serve(const std::string& config_file) {
                 if (ec) return;
                 if (sig == SIGHUP) {
                     std::string error;
-                    if (tls.reload(&error)) spdlog::info("SIGHUP: TLS certificate reloaded");
-                    else spdlog::error("SIGHUP: TLS reload failed, keeping the old one: {}", error);
+                    // TlsContexts logs a successful reload itself.
+                    if (!tls.reload(&error)) spdlog::error("SIGHUP: TLS reload failed, keeping the old one: {}", error);
                     signals.async_wait(on_signal);
                     return;
                 }

@@ -385,7 +385,6 @@ asio::awaitable<void> Connection::run() {
                 }
                 SSL* ssl = tls_->native_handle();
                 smtp::TlsInfo info{SSL_get_version(ssl), SSL_get_cipher_name(ssl)};
-                spdlog::info("{} starttls {} {}", tag(), info.version, info.cipher);
                 out = session_->tls_established(info);
                 break;
             }

@@ -282,7 +282,8 @@ Output ServerSession::auth_result(AuthVerdict verdict) {
             s.send(Reply(235, "2.7.0", "Authentication successful"));
             break;
         case AuthVerdict::Failed:
-            s.event("auth", "failed");
+            // No event: the network layer logs the failure with the client IP and user name
+            // (the line fail2ban-style tools match), and the reject line follows.
             s.reject(Reply(535, "5.7.8", "Error: authentication credentials invalid"));
             break;
         case AuthVerdict::TemporaryFail:
