@@ -121,19 +121,19 @@ FileSpool::FileSpool(FileSpoolOptions options) : options_(std::move(options)) {
         if (::fstatat(queue_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
             continue;
         }
-        ids_.insert(name);
         bytes_ += static_cast<uint64_t>(st.st_size);
     }
-    writer_ = std::thread([this] { run(); });
+    for (size_t i = 0; i < kSyncThreads; ++i) workers_.emplace_back([this] { sync_worker(); });
 }
 
 FileSpool::~FileSpool() {
     {
         std::lock_guard lk(mu_);
         stop_ = true;
+        dispatch_locked(pending_);  // even while paused: every pending commit gets written
     }
-    cv_.notify_all();
-    if (writer_.joinable()) writer_.join();
+    work_cv_.notify_all();
+    for (auto& t : workers_) t.join();  // the last leader has acknowledged everything
     for (int fd : {tmp_fd_, queue_fd_, lock_fd_}) {
         if (fd >= 0) ::close(fd);
     }
@@ -143,24 +143,33 @@ std::string FileSpool::new_id() { return base::new_queue_id(); }
 
 void FileSpool::commit(std::string id, mail::Envelope envelope, std::string message,
                        std::function<void(CommitOutcome)> done) {
+    commit_at(std::move(id), std::move(envelope), std::move(message), 0, std::move(done));
+}
+
+void FileSpool::commit_at(std::string id, mail::Envelope envelope, std::string message,
+                          int64_t created_ms, std::function<void(CommitOutcome)> done) {
     {
         std::lock_guard lk(mu_);
         Job job;
+        job.created_ms = created_ms;
         job.id = std::move(id);
         job.envelope = std::move(envelope);
         job.message = std::move(message);
         job.done = std::move(done);
         pending_.push_back(std::move(job));
+        if (paused_) return;
+        dispatch_locked(pending_);
     }
-    cv_.notify_one();
+    work_cv_.notify_one();
 }
 
 void FileSpool::pause_for_testing(bool paused) {
     {
         std::lock_guard lk(mu_);
         paused_ = paused;
+        if (!paused) dispatch_locked(pending_);
     }
-    cv_.notify_all();
+    work_cv_.notify_all();
 }
 
 FileSpool::Stats FileSpool::stats() const {
@@ -169,36 +178,93 @@ FileSpool::Stats FileSpool::stats() const {
 }
 
 std::vector<std::string> FileSpool::queued_ids() const {
-    std::lock_guard lk(mu_);
-    return {ids_.begin(), ids_.end()};
+    std::vector<std::string> ids;
+    for (std::string& name : list_names(queue_fd_)) {
+        struct stat st{};
+        if (base::is_valid_queue_id(name) &&
+            ::fstatat(queue_fd_, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode)) {
+            ids.push_back(std::move(name));
+        }
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
 }
+
+bool FileSpool::unlink_message(const std::string& id, std::string* error) {
+    if (!base::is_valid_queue_id(id)) {
+        if (error) *error = "invalid queue id";
+        return false;
+    }
+    struct stat st{};
+    bool known = ::fstatat(queue_fd_, id.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+    if (::unlinkat(queue_fd_, id.c_str(), 0) != 0 && errno != ENOENT) {
+        if (error) *error = errno_text("cannot remove", path_of(id), errno);
+        return false;
+    }
+    if (known) {
+        std::lock_guard lk(mu_);
+        bytes_ -= std::min<uint64_t>(bytes_, static_cast<uint64_t>(st.st_size));
+    }
+    return true;
+}
+
+bool FileSpool::sync_queue_dir() { return ::fsync(queue_fd_) == 0; }
 
 uint64_t FileSpool::spool_bytes() const {
     std::lock_guard lk(mu_);
     return bytes_;
 }
 
-void FileSpool::run() {
-    std::vector<Job> batch;
+void FileSpool::dispatch_locked(std::vector<Job>& jobs) {
+    // Bounded batches, so one huge backlog released at once is acknowledged in slices.
+    size_t i = 0;
+    while (i < jobs.size()) {
+        size_t n = std::min(kMaxBatch, jobs.size() - i);
+        auto* batch = new Batch;
+        batch->jobs.assign(std::make_move_iterator(jobs.begin() + i),
+                           std::make_move_iterator(jobs.begin() + i + n));
+        batch->unfinished = n;
+        for (size_t k = 0; k < n; ++k) work_.push_back({batch, k});
+        i += n;
+    }
+    jobs.clear();
+}
+
+void FileSpool::sync_worker() {
     while (true) {
+        WorkItem item;
         {
             std::unique_lock lk(mu_);
-            cv_.wait(lk, [&] { return stop_ || (!paused_ && !pending_.empty()); });
-            if (pending_.empty()) return;  // stop_ and nothing left to write
-            if (pending_.size() <= kMaxBatch) {
-                batch.swap(pending_);
-            } else {  // bounded: each file of a batch holds a descriptor until it is synced
-                batch.assign(std::make_move_iterator(pending_.begin()),
-                             std::make_move_iterator(pending_.begin() + kMaxBatch));
-                pending_.erase(pending_.begin(), pending_.begin() + kMaxBatch);
-            }
+            work_cv_.wait(lk, [&] { return stop_ || !work_.empty(); });
+            if (work_.empty()) return;  // stop_ and every job taken
+            item = work_.front();
+            work_.pop_front();
         }
-        write_batch(batch);
-        batch.clear();
+        write_job(item.batch->jobs[item.index]);
+        std::unique_lock lk(mu_);
+        if (--item.batch->unfinished != 0) continue;
+        ready_.emplace_back(item.batch);
+        // The worker that completes a batch syncs the directory itself (no hand-off to another
+        // thread: one wake-up less per message), unless another worker is already doing so; that
+        // one checks ready_ again under mu_ before it stops, so nothing is left behind.
+        if (!finishing_) lead_finishing(lk);
     }
 }
 
-void FileSpool::write_one(Job& job, uint64_t& reserved) {
+void FileSpool::lead_finishing(std::unique_lock<std::mutex>& lk) {
+    finishing_ = true;
+    std::vector<std::unique_ptr<Batch>> round;
+    while (!ready_.empty()) {
+        round.swap(ready_);
+        lk.unlock();
+        finish_round(round);
+        round.clear();
+        lk.lock();
+    }
+    finishing_ = false;
+}
+
+void FileSpool::write_job(Job& job) {
     if (!base::is_valid_queue_id(job.id)) {
         job.outcome = {CommitStatus::IoError, "invalid queue id"};
         return;
@@ -207,123 +273,100 @@ void FileSpool::write_one(Job& job, uint64_t& reserved) {
                                        options_.capture ? RecipientState::Captured
                                                         : RecipientState::Pending);
     std::string header =
-        serialize_spool_header(job.id, now_ms(), job.envelope, states, job.message.size());
+        serialize_spool_header(job.id, job.created_ms != 0 ? job.created_ms : now_ms(), job.envelope,
+                               states, job.message.size());
     job.bytes = header.size() + job.message.size();
-    uint64_t current;
     {
+        // The quota counts what is stored plus every file still on its way (reserved_).
         std::lock_guard lk(mu_);
-        current = bytes_;
+        if (options_.max_spool_bytes != 0 &&
+            bytes_ + reserved_ + job.bytes > options_.max_spool_bytes) {
+            job.outcome = {CommitStatus::NoSpace, "spool quota (max_spool_bytes) reached"};
+            return;
+        }
+        reserved_ += job.bytes;
+        job.reserved = true;
     }
-    if (options_.max_spool_bytes != 0 && current + reserved + job.bytes > options_.max_spool_bytes) {
-        job.outcome = {CommitStatus::NoSpace, "spool quota (max_spool_bytes) reached"};
-        return;
-    }
+    const std::string tmp_path = tmp_dir_ + "/" + job.id;
+    // 1. Write to tmp/ (never visible in queue/ while incomplete).
     int fd = ::openat(tmp_fd_, job.id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
         int err = errno;
-        job.outcome = {classify(err), errno_text("cannot create", tmp_dir_ + "/" + job.id, err)};
+        job.outcome = {classify(err), errno_text("cannot create", tmp_path, err)};
         return;
     }
     int err = 0;
+    const char* step = "cannot write";
     if (!write_all(fd, header, job.message, err)) {
         ::close(fd);
+    } else {
+        // 2. Data and size on stable storage. Many workers sync at once: the filesystem folds
+        // their syncs into shared journal commits (docs/queue-format.md, "Durability").
+        step = "cannot sync";
+        if (::fdatasync(fd) != 0) err = errno;
+        if (::close(fd) != 0 && err == 0) err = errno;
+    }
+    if (err != 0) {
         ::unlinkat(tmp_fd_, job.id.c_str(), 0);
-        job.outcome = {classify(err), errno_text("cannot write", tmp_dir_ + "/" + job.id, err)};
+        job.outcome = {classify(err), errno_text(step, tmp_path, err)};
         return;
     }
-    job.fd = fd;
-    reserved += job.bytes;
-}
-
-void FileSpool::sync_written(std::vector<Job>& batch) {
-    std::vector<Job*> open;
-    for (Job& job : batch) {
-        if (job.fd >= 0) open.push_back(&job);
-    }
-    auto sync_one = [this](Job& job) {
-        int err = 0;
-        if (::fdatasync(job.fd) != 0) err = errno;
-        if (::close(job.fd) != 0 && err == 0) err = errno;
-        job.fd = -1;
-        if (err != 0) {
-            ::unlinkat(tmp_fd_, job.id.c_str(), 0);
-            job.outcome = {classify(err), errno_text("cannot sync", tmp_dir_ + "/" + job.id, err)};
-        } else {
-            job.written = true;
-        }
-    };
-    // Syncs issued together let the filesystem merge them into fewer journal commits (measured
-    // on ext4: 200 files synced from 16 threads took about a third of the time of one thread).
-    const size_t workers = std::min<size_t>(kSyncThreads, open.size() / 4);
-    if (workers <= 1) {
-        for (Job* job : open) sync_one(*job);
+    // 3. Into queue/: atomic, and only after the data is durable.
+    if (::renameat(tmp_fd_, job.id.c_str(), queue_fd_, job.id.c_str()) != 0) {
+        err = errno;
+        ::unlinkat(tmp_fd_, job.id.c_str(), 0);
+        job.outcome = {classify(err), errno_text("cannot rename", job.id, err)};
         return;
     }
-    std::vector<std::thread> threads;
-    threads.reserve(workers);
-    for (size_t w = 0; w < workers; ++w) {
-        threads.emplace_back([&, w] {
-            for (size_t i = w; i < open.size(); i += workers) sync_one(*open[i]);
-        });
-    }
-    for (auto& t : threads) t.join();
+    job.renamed = true;
 }
 
-void FileSpool::write_batch(std::vector<Job>& batch) {
-    uint64_t reserved = 0;
-    // 1. Each message to tmp/, then every file's data synced.
-    for (Job& job : batch) write_one(job, reserved);
-    sync_written(batch);
-    // 2. Rename them all into queue/.
+void FileSpool::finish_round(std::vector<std::unique_ptr<Batch>>& round) {
+    // 4. One directory fsync makes every rename of every batch in this round durable: each of
+    // those renames completed before the fsync was issued. Workers keep writing the next
+    // messages meanwhile.
     bool any_renamed = false;
-    for (Job& job : batch) {
-        if (!job.written) continue;
-        if (::renameat(tmp_fd_, job.id.c_str(), queue_fd_, job.id.c_str()) != 0) {
-            int err = errno;
-            ::unlinkat(tmp_fd_, job.id.c_str(), 0);
-            job.outcome = {classify(err), errno_text("cannot rename", job.id, err)};
-            continue;
-        }
-        job.renamed = true;
-        any_renamed = true;
+    for (auto& batch : round) {
+        for (Job& job : batch->jobs) any_renamed = any_renamed || job.renamed;
     }
-    // 3. One directory fsync makes every rename of the batch durable.
-    bool dir_ok = true;
     int dir_err = 0;
-    if (any_renamed && ::fsync(queue_fd_) != 0) {
-        dir_ok = false;
-        dir_err = errno;
-    }
-    if (!dir_ok) {
+    if (any_renamed && ::fsync(queue_fd_) != 0) dir_err = errno;
+    if (dir_err != 0) {
         // Not known to be durable: take the files back so nothing half-promised stays visible.
-        for (Job& job : batch) {
-            if (!job.renamed) continue;
-            ::unlinkat(queue_fd_, job.id.c_str(), 0);
-            job.renamed = false;
-            job.outcome = {classify(dir_err), errno_text("cannot sync", queue_dir_, dir_err)};
+        for (auto& batch : round) {
+            for (Job& job : batch->jobs) {
+                if (!job.renamed) continue;
+                ::unlinkat(queue_fd_, job.id.c_str(), 0);
+                job.renamed = false;
+                job.outcome = {classify(dir_err), errno_text("cannot sync", queue_dir_, dir_err)};
+            }
         }
         ::fsync(queue_fd_);
     }
     {
         std::lock_guard lk(mu_);
-        if (any_renamed) {
-            ++stats_.batches;
-            ++stats_.dir_fsyncs;
-        }
-        for (Job& job : batch) {
-            if (job.renamed) {
-                ids_.insert(job.id);
-                bytes_ += job.bytes;
-                ++stats_.commits;
-            } else {
-                ++stats_.failures;
+        if (any_renamed) ++stats_.dir_fsyncs;
+        for (auto& batch : round) {
+            bool batch_renamed = false;
+            for (Job& job : batch->jobs) {
+                if (job.reserved) reserved_ -= job.bytes;
+                if (job.renamed) {
+                    bytes_ += job.bytes;
+                    ++stats_.commits;
+                    batch_renamed = true;
+                } else {
+                    ++stats_.failures;
+                }
             }
+            if (batch_renamed) ++stats_.batches;
         }
     }
-    // 4. Only now may the sessions reply 250.
-    for (Job& job : batch) {
-        std::string().swap(job.message);
-        if (job.done) job.done(std::move(job.outcome));
+    // 5. Only now may the sessions reply 250.
+    for (auto& batch : round) {
+        for (Job& job : batch->jobs) {
+            std::string().swap(job.message);
+            if (job.done) job.done(std::move(job.outcome));
+        }
     }
 }
 

@@ -2,24 +2,29 @@
 // durable with group commit (docs/queue-format.md).
 //
 // Commit of one message: write header + message to spool/tmp/<id>, fdatasync it, rename it to
-// spool/queue/<id>, fsync spool/queue/. A single writer thread takes every commit pending at
-// that moment (up to 512) as one batch: it writes each file, syncs them all (in parallel when
-// the batch is large), renames them all, then syncs the
-// directory ONCE for the batch before calling each `done` — concurrent sessions share the
-// directory fsync (issue 3, "group commit"). A message is acknowledged only after its rename is
-// on stable storage (RFC 5321 §6.1: the 250 is a promise).
+// spool/queue/<id>, fsync spool/queue/. A pool of sync workers (kSyncThreads) takes commits as
+// they arrive and does the first three steps for each, many at once, so the filesystem folds
+// their fdatasyncs into shared journal commits. The worker that completes a batch then syncs
+// the directory ONCE for every batch whose renames are done at that moment (or leaves it to the
+// worker already doing so, which takes it next), and only then calls their `done` — concurrent
+// sessions share the directory fsync (issue 3, "group commit"), and the other workers keep
+// writing while it runs. A message is acknowledged only after its rename is on stable
+// storage (RFC 5321 §6.1: the 250 is a promise).
 // Faults: ENOSPC/EDQUOT or the quota (max_spool_bytes) -> CommitStatus::NoSpace; any other
 // error -> IoError; in both cases the temporary file is removed and nothing is left visible.
-// Start-up: leftovers in spool/tmp/ (never acknowledged) are removed; the IDs in spool/queue/
-// are listed (full recovery of per-recipient state comes with the queue manager).
+// Start-up: leftovers in spool/tmp/ (never acknowledged) are removed and the bytes in
+// spool/queue/ are counted (for the quota). Reading the files back, with their per-recipient
+// state, is the queue manager's job (queue_manager.h, `recover`). The spool keeps no per-message
+// memory: a backlog of a million messages costs it nothing.
 // Thread-safety: every public method may be called from any thread. Only queue/ touches the
 // spool directory (STYLE §2). Construction throws std::runtime_error (start-up only).
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -38,23 +43,34 @@ struct FileSpoolOptions {
 class FileSpool final : public Spool {
 public:
     explicit FileSpool(FileSpoolOptions options);
-    ~FileSpool() override;  // finishes every pending commit, then stops the writer
+    ~FileSpool() override;  // finishes every pending commit, then stops the workers
     FileSpool(const FileSpool&) = delete;
     FileSpool& operator=(const FileSpool&) = delete;
 
     std::string new_id() override;
     void commit(std::string id, mail::Envelope envelope, std::string message,
                 std::function<void(CommitOutcome)> done) override;
+    // As `commit`, with the creation time written into the header (0: now).
+    void commit_at(std::string id, mail::Envelope envelope, std::string message, int64_t created_ms,
+                   std::function<void(CommitOutcome)> done);
+
+    // Removal, for the queue manager: unlinks spool/queue/<id> (a missing file is not an error)
+    // and takes its bytes off the quota. Not durable until `sync_queue_dir`, so a caller
+    // removing many messages pays one directory fsync.
+    bool unlink_message(const std::string& id, std::string* error = nullptr);
+    bool sync_queue_dir();
+    bool capture() const { return options_.capture; }
 
     struct Stats {
         uint64_t commits = 0;     // successful
         uint64_t failures = 0;
-        uint64_t batches = 0;     // writer wake-ups that wrote at least one file
+        uint64_t batches = 0;     // groups acknowledged together (a commit, or all that
+                                  // pause_for_testing released) that stored at least one file
         uint64_t dir_fsyncs = 0;
         uint64_t removed_tmp = 0; // leftovers removed at start-up
     };
     Stats stats() const;
-    std::vector<std::string> queued_ids() const;  // sorted (IDs sort by time)
+    std::vector<std::string> queued_ids() const;  // read from spool/queue/, sorted (= by time)
     uint64_t spool_bytes() const;                 // total size of the files in spool/queue/
     std::string queue_dir() const { return queue_dir_; }
     std::string path_of(const std::string& id) const { return queue_dir_ + "/" + id; }
@@ -68,34 +84,48 @@ private:
         mail::Envelope envelope;
         std::string message;
         std::function<void(CommitOutcome)> done;
+        int64_t created_ms = 0;
         CommitOutcome outcome;
         uint64_t bytes = 0;
-        int fd = -1;           // open temporary file, written but not yet synced
-        bool written = false;  // synced
-        bool renamed = false;
+        bool reserved = false;  // bytes counted in reserved_ (the quota)
+        bool renamed = false;   // data synced and in queue/, directory not yet synced
+    };
+    // Commits acknowledged together; owned by work_ items until the last one is written, then
+    // by ready_ until the leading worker has called every `done`.
+    struct Batch {
+        std::vector<Job> jobs;
+        size_t unfinished = 0;  // jobs not yet through write_job (guarded by mu_)
+    };
+    struct WorkItem {
+        Batch* batch = nullptr;
+        size_t index = 0;
     };
 
-    void run();
-    void write_batch(std::vector<Job>& batch);
-    void write_one(Job& job, uint64_t& reserved);
-    void sync_written(std::vector<Job>& batch);
+    void dispatch_locked(std::vector<Job>& jobs);  // jobs -> batches -> work_ (mu_ held)
+    void sync_worker();                            // one of kSyncThreads
+    void write_job(Job& job);  // tmp/ file, fdatasync, rename into queue/
+    void lead_finishing(std::unique_lock<std::mutex>& lk);  // dir fsyncs until ready_ is empty
+    void finish_round(std::vector<std::unique_ptr<Batch>>& round);  // one dir fsync, then `done`s
 
     static constexpr size_t kMaxBatch = 512;
-    static constexpr size_t kSyncThreads = 16;
+    static constexpr size_t kSyncThreads = 32;
 
     FileSpoolOptions options_;
     std::string spool_dir_, tmp_dir_, queue_dir_;
     int lock_fd_ = -1, tmp_fd_ = -1, queue_fd_ = -1;
 
     mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::vector<Job> pending_;
+    std::condition_variable work_cv_;
+    std::vector<Job> pending_;  // held back by pause_for_testing
+    std::deque<WorkItem> work_;
+    std::vector<std::unique_ptr<Batch>> ready_;  // every file written: waiting for the dir fsync
+    bool finishing_ = false;  // a worker is leading: it takes ready_ before it stops leading
     bool stop_ = false;
     bool paused_ = false;
     Stats stats_;
-    std::set<std::string> ids_;
     uint64_t bytes_ = 0;
-    std::thread writer_;
+    uint64_t reserved_ = 0;  // bytes of files being written (the quota counts them)
+    std::vector<std::thread> workers_;
 };
 
 }  // namespace petrel::queue

@@ -28,6 +28,14 @@ struct CommitOutcome {
     std::string detail;  // for the log; never sent to the client
 };
 
+// A delivery status notification petrel generated itself (delivery/ commits it from "<>" with
+// this listener name in its session facts): `petrel queue list` shows it as a bounce, and it
+// lives only for the bounce lifetime. Other "<>" mail (bounces from elsewhere) is not one.
+inline constexpr std::string_view kBounceListener = "dsn";
+inline bool is_petrel_bounce(const mail::Envelope& e) {
+    return !e.sender && e.facts.listener == kBounceListener;
+}
+
 class Spool {
 public:
     virtual ~Spool() = default;

@@ -1,11 +1,12 @@
 // queue/spool_entry.cpp — see spool_entry.h and docs/queue-format.md.
 #include "queue/spool_entry.h"
 
+#include "queue/codec.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <array>
 #include <charconv>
 #include <cerrno>
 #include <cstdio>
@@ -17,69 +18,6 @@ namespace {
 
 constexpr std::string_view kMagic = "PETREL-SPOOL";
 constexpr size_t kMaxHeader = 16 * 1024 * 1024;
-
-// CRC-32 (IEEE 802.3, reflected, as zlib computes it).
-uint32_t crc32(std::string_view data) {
-    static const std::array<uint32_t, 256> table = [] {
-        std::array<uint32_t, 256> t{};
-        for (uint32_t i = 0; i < 256; ++i) {
-            uint32_t c = i;
-            for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-            t[i] = c;
-        }
-        return t;
-    }();
-    uint32_t c = 0xFFFFFFFFu;
-    for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
-    return c ^ 0xFFFFFFFFu;
-}
-
-// A field: "-" is the empty string; otherwise bytes outside 0x21..0x7E and '%' are %XX, and a
-// lone "-" is written "%2D". Fields are separated by single spaces.
-std::string enc(std::string_view s) {
-    if (s.empty()) return "-";
-    if (s == "-") return "%2D";
-    static const char* hex = "0123456789ABCDEF";
-    std::string out;
-    out.reserve(s.size());
-    for (unsigned char c : s) {
-        if (c <= 0x20 || c >= 0x7F || c == '%') {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
-}
-
-int hexval(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    return -1;
-}
-
-bool dec(std::string_view s, std::string& out) {
-    out.clear();
-    if (s == "-") return true;
-    if (s.empty()) return false;
-    for (size_t i = 0; i < s.size(); ++i) {
-        unsigned char c = static_cast<unsigned char>(s[i]);
-        if (c <= 0x20 || c >= 0x7F) return false;
-        if (c != '%') {
-            out += static_cast<char>(c);
-            continue;
-        }
-        if (i + 2 >= s.size()) return false;
-        int h = hexval(s[i + 1]), l = hexval(s[i + 2]);
-        if (h < 0 || l < 0) return false;
-        out += static_cast<char>(h * 16 + l);
-        i += 2;
-    }
-    return true;
-}
 
 const char* body_name(mail::BodyType b) {
     switch (b) {
@@ -112,38 +50,6 @@ std::string notify_name(const mail::Notify& n) {
     add(n.failure, "FAILURE");
     add(n.delay, "DELAY");
     return out.empty() ? "NONE" : out;
-}
-
-char state_letter(RecipientState s) {
-    switch (s) {
-        case RecipientState::Pending: return 'P';
-        case RecipientState::Delivered: return 'D';
-        case RecipientState::Bounced: return 'B';
-        case RecipientState::Captured: return 'C';
-    }
-    return 'P';
-}
-
-// Splits a header line "key f1 f2 ..." on single spaces.
-std::vector<std::string_view> split(std::string_view line) {
-    std::vector<std::string_view> out;
-    size_t start = 0;
-    while (true) {
-        size_t sp = line.find(' ', start);
-        if (sp == std::string_view::npos) {
-            out.push_back(line.substr(start));
-            return out;
-        }
-        out.push_back(line.substr(start, sp - start));
-        start = sp + 1;
-    }
-}
-
-template <typename T>
-bool parse_uint(std::string_view s, T& out) {
-    if (s.empty() || s.size() > 20) return false;
-    auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-    return ec == std::errc() && p == s.data() + s.size();
 }
 
 bool parse_flag(std::string_view s, bool& out) {
@@ -179,7 +85,7 @@ public:
             return false;
         }
         line_start_ = pos_;
-        fields = split(bytes_.substr(pos_, nl - pos_));
+        fields = split_fields(bytes_.substr(pos_, nl - pos_));
         pos_ = nl + 1;
         return true;
     }
@@ -224,33 +130,31 @@ std::string serialize_spool_header(const std::string& id, int64_t created_ms,
         h += '\n';
     };
     line(kMagic, {std::to_string(kSpoolFormatVersion)});
-    line("id", {enc(id)});
+    line("id", {encode_field(id)});
     line("created", {std::to_string(created_ms)});
-    if (e.sender) line("sender", {enc(e.sender->local), enc(e.sender->domain)});
+    if (e.sender) line("sender", {encode_field(e.sender->local), encode_field(e.sender->domain)});
     else line("sender", {"<>"});
     line("size", {e.params.size ? std::to_string(*e.params.size) : "-"});
     line("body", {body_name(e.params.body)});
     line("smtputf8", {e.params.smtputf8 ? "1" : "0"});
     line("ret", {ret_name(e.params.ret)});
-    line("envid", {enc(e.params.envid)});
-    line("auth", {enc(e.params.auth)});
+    line("envid", {encode_field(e.params.envid)});
+    line("auth", {encode_field(e.params.auth)});
     const mail::SessionFacts& f = e.facts;
-    line("session", {enc(f.session_id)});
-    line("listener", {enc(f.listener)});
-    line("client", {enc(f.client_ip), std::to_string(f.client_port)});
-    line("helo", {enc(f.helo), f.esmtp ? "1" : "0"});
-    line("tls", {f.tls ? "1" : "0", enc(f.tls_version), enc(f.tls_cipher)});
-    line("auth-user", {enc(f.auth_user)});
+    line("session", {encode_field(f.session_id)});
+    line("listener", {encode_field(f.listener)});
+    line("client", {encode_field(f.client_ip), std::to_string(f.client_port)});
+    line("helo", {encode_field(f.helo), f.esmtp ? "1" : "0"});
+    line("tls", {f.tls ? "1" : "0", encode_field(f.tls_version), encode_field(f.tls_cipher)});
+    line("auth-user", {encode_field(f.auth_user)});
     for (size_t i = 0; i < e.recipients.size(); ++i) {
         const mail::Recipient& r = e.recipients[i];
         RecipientState s = i < states.size() ? states[i] : RecipientState::Pending;
-        line("rcpt", {std::string(1, state_letter(s)), notify_name(r.notify), enc(r.orcpt),
-                      enc(r.mailbox.local), enc(r.mailbox.domain)});
+        line("rcpt", {std::string(1, state_letter(s)), notify_name(r.notify), encode_field(r.orcpt),
+                      encode_field(r.mailbox.local), encode_field(r.mailbox.domain)});
     }
     line("message", {std::to_string(message_size)});
-    char crc[16];
-    std::snprintf(crc, sizeof crc, "%08x", crc32(h));
-    line("crc", {crc});
+    line("crc", {crc32_hex(h)});
     return h;
 }
 
@@ -262,21 +166,22 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
     };
     if (!p.expect(kMagic, 1, f)) return bad("not a petrel spool file");
     int version = 0;
-    if (!parse_uint(f[1], version) || version != kSpoolFormatVersion) {
+    // Version 1 files differ only in having no state journal: read both (docs/queue-format.md).
+    if (!parse_uint(f[1], version) || version < 1 || version > kSpoolFormatVersion) {
         return failed("unsupported spool format version '" + std::string(f[1]) + "'");
     }
     ReadResult r;
     SpoolEntry& s = r.entry;
     mail::Envelope& e = s.envelope;
     std::string tmp;
-    if (!p.expect("id", 1, f) || !dec(f[1], s.id) || s.id.empty()) return bad("bad id");
+    if (!p.expect("id", 1, f) || !decode_field(f[1], s.id) || s.id.empty()) return bad("bad id");
     if (!p.expect("created", 1, f) || !parse_uint(f[1], s.created_ms)) return bad("bad created");
     if (!p.expect("sender", -1, f)) return bad("bad sender");
     if (f.size() == 2 && f[1] == "<>") {
         e.sender.reset();
     } else if (f.size() == 3) {
         mail::Mailbox m;
-        if (!dec(f[1], m.local) || !dec(f[2], m.domain)) return bad("bad sender");
+        if (!decode_field(f[1], m.local) || !decode_field(f[2], m.domain)) return bad("bad sender");
         e.sender = m;
     } else {
         return bad("bad sender");
@@ -298,29 +203,25 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
     else if (f[1] == "FULL") e.params.ret = mail::DsnRet::Full;
     else if (f[1] == "HDRS") e.params.ret = mail::DsnRet::Headers;
     else return bad("bad ret");
-    if (!p.expect("envid", 1, f) || !dec(f[1], e.params.envid)) return bad("bad envid");
-    if (!p.expect("auth", 1, f) || !dec(f[1], e.params.auth)) return bad("bad auth");
+    if (!p.expect("envid", 1, f) || !decode_field(f[1], e.params.envid)) return bad("bad envid");
+    if (!p.expect("auth", 1, f) || !decode_field(f[1], e.params.auth)) return bad("bad auth");
     mail::SessionFacts& fa = e.facts;
-    if (!p.expect("session", 1, f) || !dec(f[1], fa.session_id)) return bad("bad session");
-    if (!p.expect("listener", 1, f) || !dec(f[1], fa.listener)) return bad("bad listener");
-    if (!p.expect("client", 2, f) || !dec(f[1], fa.client_ip) || !parse_uint(f[2], fa.client_port)) {
+    if (!p.expect("session", 1, f) || !decode_field(f[1], fa.session_id)) return bad("bad session");
+    if (!p.expect("listener", 1, f) || !decode_field(f[1], fa.listener)) return bad("bad listener");
+    if (!p.expect("client", 2, f) || !decode_field(f[1], fa.client_ip) || !parse_uint(f[2], fa.client_port)) {
         return bad("bad client");
     }
-    if (!p.expect("helo", 2, f) || !dec(f[1], fa.helo) || !parse_flag(f[2], fa.esmtp)) return bad("bad helo");
-    if (!p.expect("tls", 3, f) || !parse_flag(f[1], fa.tls) || !dec(f[2], fa.tls_version) ||
-        !dec(f[3], fa.tls_cipher)) {
+    if (!p.expect("helo", 2, f) || !decode_field(f[1], fa.helo) || !parse_flag(f[2], fa.esmtp)) return bad("bad helo");
+    if (!p.expect("tls", 3, f) || !parse_flag(f[1], fa.tls) || !decode_field(f[2], fa.tls_version) ||
+        !decode_field(f[3], fa.tls_cipher)) {
         return bad("bad tls");
     }
-    if (!p.expect("auth-user", 1, f) || !dec(f[1], fa.auth_user)) return bad("bad auth-user");
+    if (!p.expect("auth-user", 1, f) || !decode_field(f[1], fa.auth_user)) return bad("bad auth-user");
     while (p.peek_key("rcpt")) {
         if (!p.expect("rcpt", 5, f)) return bad("bad rcpt");
         mail::Recipient rc;
         RecipientState st;
-        if (f[1] == "P") st = RecipientState::Pending;
-        else if (f[1] == "D") st = RecipientState::Delivered;
-        else if (f[1] == "B") st = RecipientState::Bounced;
-        else if (f[1] == "C") st = RecipientState::Captured;
-        else return bad("bad rcpt state");
+        if (!parse_state_letter(f[1], st)) return bad("bad rcpt state");
         if (f[2] != "-") {
             rc.notify.specified = true;
             if (f[2] == "NEVER") {
@@ -340,7 +241,7 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
                 }
             }
         }
-        if (!dec(f[3], rc.orcpt) || !dec(f[4], rc.mailbox.local) || !dec(f[5], rc.mailbox.domain) ||
+        if (!decode_field(f[3], rc.orcpt) || !decode_field(f[4], rc.mailbox.local) || !decode_field(f[5], rc.mailbox.domain) ||
             rc.mailbox.local.empty()) {
             return bad("bad rcpt");
         }
@@ -351,9 +252,7 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
     if (!p.expect("message", 1, f) || !parse_uint(f[1], s.message_size)) return bad("bad message length");
     size_t crc_line = p.pos();
     if (!p.expect("crc", 1, f) || f[1].size() != 8) return bad("bad crc line");
-    char want[16];
-    std::snprintf(want, sizeof want, "%08x", crc32(bytes.substr(0, crc_line)));
-    if (f[1] != want) return failed("header checksum mismatch");
+    if (f[1] != crc32_hex(bytes.substr(0, crc_line))) return failed("header checksum mismatch");
     s.message_offset = p.pos();
     if (file_size < s.message_offset + s.message_size) return failed("message is truncated");
     if (file_size > s.message_offset + s.message_size) return failed("trailing bytes after message");
@@ -370,7 +269,9 @@ ReadResult read_spool_entry(const std::string& path) {
         return failed("cannot stat");
     }
     std::string buf;
-    size_t want = 64 * 1024;
+    // Most headers are well under 4 KiB: one small read per file keeps recovery of a large
+    // backlog cheap; a longer header (many recipients) is read again with a larger buffer.
+    size_t want = 4 * 1024;
     ReadResult r;
     while (true) {
         size_t limit = std::min<uint64_t>(want, static_cast<uint64_t>(st.st_size));

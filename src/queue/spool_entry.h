@@ -1,5 +1,5 @@
 // queue/spool_entry.h — the on-disk form of one spooled message (docs/queue-format.md,
-// format version 1): a text header (envelope, session facts, per-recipient state, checksum)
+// format version 2; version 1 files are read too): a text header (envelope, session facts, per-recipient state, checksum)
 // followed by the message bytes.
 //
 // Trust: `serialize_spool_header` takes petrel's own validated envelope. The readers take file
@@ -18,7 +18,9 @@
 
 namespace petrel::queue {
 
-inline constexpr int kSpoolFormatVersion = 1;
+// Version 2: the header's recipient states are the states at commit; later changes are in the
+// state journal spool/state/<id> (queue/state_journal.h). Version 1 had no journal.
+inline constexpr int kSpoolFormatVersion = 2;
 
 // Per-recipient delivery state, one letter on disk.
 enum class RecipientState {

@@ -119,7 +119,7 @@ TEST(SpoolEntry, HeaderIsPrintableAscii) {
     for (unsigned char c : file) {
         EXPECT_TRUE(c == '\n' || (c >= 0x20 && c < 0x7F)) << int(c);
     }
-    EXPECT_EQ(file.rfind("PETREL-SPOOL 1\n", 0), 0u);
+    EXPECT_EQ(file.rfind("PETREL-SPOOL 2\n", 0), 0u);
 }
 
 // Every truncation of a file is refused: a torn write can never pass for a message.
@@ -145,9 +145,9 @@ TEST(SpoolEntry, CorruptionIsRejected) {
         EXPECT_FALSE(parse_spool_entry(bad, bad.size()).ok) << "flip at " << i;
     }
     // Unknown version.
-    std::string v2 = file;
-    v2[13] = '2';
-    EXPECT_FALSE(parse_spool_entry(v2, v2.size()).ok);
+    std::string v3 = file;
+    v3[13] = '3';
+    EXPECT_FALSE(parse_spool_entry(v3, v3.size()).ok);
     // Not a spool file at all.
     EXPECT_FALSE(parse_spool_entry("hello\n", 6).ok);
 }
