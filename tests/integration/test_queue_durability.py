@@ -1,0 +1,354 @@
+"""Durability of the queue (issue 3, "Tests"), against the real binary and a real client
+(Python smtplib): a 250 to the final dot is a promise kept through kill -9, a full disk, a spool
+quota and a restart over torn files (RFC 5321 §6.1; docs/queue-format.md).
+
+  crash      >= 10 cycles: concurrent senders, SIGKILL at a random moment (every third cycle
+             also once during the start-up recovery), restart on the same data_dir; every
+             acknowledged Message-ID is queued exactly once under the ID its 250 named, nothing
+             twice, extras only among unacknowledged messages (the §6.1
+             duplicate), spool/tmp/ empty, a hold made before a kill still there.
+  full disk  a 4 MiB tmpfs as data_dir filled with ballast: 452 4.3.1, a log line, nothing
+             half-written; ballast removed: 250 again without a restart, earlier messages
+             byte-identical.
+  quota      [queue] max_spool_bytes: 452 4.3.1 at the quota; `queue delete` frees room.
+  recovery   SIGTERM, a torn copy planted in spool/queue/ and a leftover in spool/tmp/: after
+             the restart the same messages, the held one still held, the torn one discarded
+             and logged, tmp/ empty.
+
+Mail stays queued because of petrel_queue.keep_queued_config() (mx mode, relay domain, a dead
+DNS resolver). Queue contents are read with `petrel queue list --json` / `show --raw`
+(petrel_queue.QueueView), against the running daemon and, once, with the daemon stopped.
+"""
+import errno
+import os
+import random
+import re
+import smtplib
+import subprocess
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+
+import pytest
+
+from petrel_harness import QUEUE_ID_RE, PetrelInstance, deep_merge, wait_until
+from petrel_queue import (QueueView, keep_queued_config, make_message, message_id_of,
+                          new_queue_id, send, send_one, spool_tmp_entries)
+
+CRASH_CYCLES = int(os.environ.get("PETREL_CRASH_CYCLES", "10"))
+CRASH_SENDERS = 4
+CRASH_BUDGET_SECONDS = 90       # hard bound on the whole crash test
+NO_SPACE_LOG_RE = re.compile(r"(?i)no space|disk full|enospc|quota|insufficient.*storage")
+
+
+def _accept(inst, tag, n, size):
+    """Sends `n` messages that must each get 250 2.0.0; returns queue ID -> message bytes."""
+    sent = {}
+    for i in range(n):
+        msg = make_message(f"<{tag}-{i}@client.test>", size=size)
+        r = send_one(inst.port("mx"), msg)
+        assert (r.code, r.enhanced) == (250, "2.0.0") and r.queue_id, r
+        sent[r.queue_id] = msg
+    return sent
+
+
+# ---------------------------------------------------------------------------------------------
+# Crash test
+
+class Ledger:
+    """What the client knows: every message it tried to send, and the ones answered 250."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.attempted: dict[str, bytes] = {}   # Message-ID -> message bytes sent
+        self.acked: dict[str, str] = {}         # Message-ID -> queue ID from the 250
+        self.refused: list[str] = []            # unexpected non-250 final replies
+        self.cycle_acks = 0
+
+    def attempt(self, msgid, msg):
+        with self.lock:
+            self.attempted[msgid] = msg
+
+    def result(self, msgid, r):
+        with self.lock:
+            if r.code == 250 and r.queue_id:
+                self.acked[msgid] = r.queue_id
+                self.cycle_acks += 1
+            else:
+                self.refused.append(f"{msgid}: {r!r}")
+
+
+def _sender(port, tag, stop, ledger):
+    """Sends until `stop`: one connection, many transactions; reconnects after an error."""
+    seq = 0
+    while not stop.is_set():
+        try:
+            s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.test", timeout=5)
+        except OSError:
+            stop.wait(0.01)
+            continue
+        try:
+            while not stop.is_set():
+                msgid = f"<crash.{tag}.{seq}@client.test>"
+                seq += 1
+                msg = make_message(msgid, size=random.choice((500, 1500, 6000)))
+                ledger.attempt(msgid, msg)
+                ledger.result(msgid, send(s, msg))
+        except (smtplib.SMTPException, OSError):
+            pass   # the kill: the reply to the message in flight is lost
+        finally:
+            s.close()
+
+
+def _send_and_kill(inst, ledger, cycle):
+    """Concurrent senders; SIGKILL in mid-stream, after a random number of 250s plus a random
+    fraction of a commit. The senders are stopped and joined whatever happens."""
+    stop = threading.Event()
+    ledger.cycle_acks = 0
+    threads = [threading.Thread(target=_sender, args=(inst.port("mx"), f"{cycle}-{i}", stop,
+                                                      ledger), daemon=True)
+               for i in range(CRASH_SENDERS)]
+    try:
+        for t in threads:
+            t.start()
+        target = random.randint(1, 25)
+        wait_until(lambda: ledger.cycle_acks >= target or not inst.alive(), 10,
+                   what=f"{target} acknowledged messages in cycle {cycle}")
+        time.sleep(random.uniform(0, 0.02))
+        assert inst.alive(), f"petrel died by itself:\n{inst.log_tail()}"
+        inst.kill()
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=15)
+    assert not any(t.is_alive() for t in threads), "a sender thread did not stop"
+
+
+def _check_queue(view, ledger, known, extras):
+    """After a restart: the queue holds every acknowledged message once. `known` (queue ID ->
+    Message-ID, verified in earlier cycles) and `extras` are updated in place."""
+    listed = view.list()
+    missing_old = set(known) - set(listed)
+    assert not missing_old, f"messages verified in an earlier cycle vanished: {sorted(missing_old)}"
+    new_ids = sorted(set(listed) - set(known))
+    with ThreadPoolExecutor(4) as pool:     # one `queue show --raw` process per new message
+        raws = dict(zip(new_ids, pool.map(view.raw, new_ids)))
+    for qid in new_ids:
+        raw = raws[qid]
+        msgid = message_id_of(raw)
+        assert msgid in ledger.attempted, f"queue entry {qid} is no message we sent: {raw[:300]!r}"
+        assert raw.endswith(ledger.attempted[msgid]), f"{qid} ({msgid}) is not what was sent"
+        known[qid] = msgid
+    by_msgid = {}
+    for qid, msgid in known.items():
+        by_msgid.setdefault(msgid, []).append(qid)
+    twice = {m: q for m, q in by_msgid.items() if len(q) > 1}
+    assert not twice, f"messages queued more than once: {twice}"
+    for msgid, qid in ledger.acked.items():
+        assert msgid in by_msgid, f"{msgid} got '250 queued as {qid}' but is not in the queue"
+        assert by_msgid[msgid] == [qid], \
+            f"{msgid} was acknowledged as {qid}, queued as {by_msgid[msgid]}"
+    extras.update(m for m in by_msgid if m not in ledger.acked)
+    for qid, m in listed.items():
+        assert m.get("state", "queued") != "done", f"{qid} is done though nothing can be delivered"
+    return listed
+
+
+def test_kill9_loses_no_acknowledged_message(petrel_factory, capsys):
+    inst = petrel_factory(keep_queued_config(), user=None)
+    view = QueueView(inst)
+    ledger, known, extras, held = Ledger(), {}, set(), set()
+    started = time.monotonic()
+    cycles = startup_kills = 0
+    while cycles < CRASH_CYCLES:
+        assert time.monotonic() - started < CRASH_BUDGET_SECONDS, \
+            f"crash test over its {CRASH_BUDGET_SECONDS}s budget after {cycles} cycles"
+        _send_and_kill(inst, ledger, f"{cycles}")
+        cycles += 1
+        if cycles % 3 == 0:   # also a crash during start-up recovery
+            inst.spawn()
+            time.sleep(random.uniform(0, 0.05))
+            inst.kill()
+            startup_kills += 1
+        inst.start()
+        assert spool_tmp_entries(inst) == [], "spool/tmp/ not emptied at start-up"
+        listed = _check_queue(view, ledger, known, extras)
+        # A hold acknowledged by the CLI is a state change that must survive the next kill too.
+        for qid in held:
+            assert listed[qid]["state"] == "held", f"hold of {qid} lost in a crash: {listed[qid]}"
+        qid = random.choice(sorted(set(listed) - held))
+        view.control("hold", qid)
+        held.add(qid)
+    assert not ledger.refused, f"unexpected refusals: {ledger.refused[:5]}"
+    assert len(ledger.acked) >= CRASH_CYCLES
+    inst.stop(check=True)   # the CLI reads the spool itself when no daemon runs: same queue
+    assert set(view.list()) == set(known)
+    with capsys.disabled():
+        print(f"\ncrash test: {cycles} kill -9 cycles (+{startup_kills} during start-up), "
+              f"{len(ledger.attempted)} sent, "
+              f"{len(ledger.acked)} acknowledged, {len(extras)} extra (stored, 250 not seen), "
+              f"{time.monotonic() - started:.1f}s")
+
+
+# ---------------------------------------------------------------------------------------------
+# Full disk
+
+@contextmanager
+def tmpfs_at(path, size):
+    path.mkdir(parents=True, exist_ok=True)
+    cp = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "petrel-test",
+                         str(path)], capture_output=True, text=True, timeout=30)
+    if cp.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs (needs root and mount permission): "
+                    f"{cp.stderr.strip() or cp.returncode}")
+    try:
+        yield path
+    finally:
+        for attempt in range(50):
+            if subprocess.run(["umount", str(path)], capture_output=True).returncode == 0:
+                break
+            time.sleep(0.1)
+        else:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True)
+            raise AssertionError(f"tmpfs at {path} was busy; lazily unmounted")
+
+
+def _assert_logged_no_space(inst, log_mark):
+    """A clear log line about the refusal, naming the message's queue ID (issue 3)."""
+    lines = wait_until(lambda: [l for l in inst.output()[log_mark:].splitlines()
+                                if NO_SPACE_LOG_RE.search(l)], 5,
+                       what="a log line about the full spool")
+    assert any(QUEUE_ID_RE.search(l) for l in lines), f"no queue ID in: {lines}"
+
+
+def fill(path, chunk=64 * 1024):
+    """Writes zeros to `path` until the filesystem is full (ENOSPC)."""
+    block = bytes(chunk)
+    with open(path, "wb", buffering=0) as f:
+        while True:
+            try:
+                f.write(block)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                if len(block) <= 512:
+                    break
+                block = block[: len(block) // 2]
+        os.fsync(f.fileno())
+
+
+def test_full_disk_gives_452_and_recovers_without_restart(workdir):
+    inst = PetrelInstance(workdir / "disk", overrides=keep_queued_config(), user=None)
+    with tmpfs_at(inst.data_dir, "4m"):
+        try:
+            inst.start()      # store, TLS key and spool are created before the disk fills
+            view = QueueView(inst)
+            before = {}
+            for qid, msg in _accept(inst, "disk-before", 3, 3000).items():
+                before[qid] = view.raw(qid)
+                assert before[qid].endswith(msg)
+
+            fill(inst.data_dir / "ballast")
+            st = os.statvfs(inst.data_dir)
+            assert st.f_bavail * st.f_frsize < 16 * 1024, "the tmpfs is not full"
+            log_mark = len(inst.output())
+            ballast = inst.data_dir / "ballast"
+            # Completely full, then 8 KiB free for a 20 KB message (a write that fails midway).
+            for i, free in enumerate((0, 8192)):
+                if free:
+                    os.truncate(ballast, ballast.stat().st_size - free)
+                r = send_one(inst.port("mx"), make_message(f"<disk-full-{i}@client.test>", 20000))
+                assert (r.code, r.enhanced) == (452, "4.3.1"), f"disk full ({free} free): {r!r}"
+                assert r.stage in ("mail", "data"), r
+            _assert_logged_no_space(inst, log_mark)
+            assert spool_tmp_entries(inst) == [], "half-written file left in spool/tmp/"
+            assert sorted(os.listdir(inst.spool_dir() / "queue")) == sorted(before), \
+                "spool/queue/ changed by refused messages"
+            assert set(view.list()) == set(before)
+
+            pid = inst.pid
+            ballast.unlink()
+            msg = make_message("<disk-after@client.test>", size=20000)
+            r = send_one(inst.port("mx"), msg)
+            assert (r.code, r.enhanced) == (250, "2.0.0") and r.queue_id, f"after freeing: {r!r}"
+            assert inst.alive() and inst.pid == pid, "petrel restarted"
+            assert view.raw(r.queue_id).endswith(msg)
+            for qid, raw in before.items():
+                assert view.raw(qid) == raw, f"{qid} changed while the disk was full"
+            assert set(view.list()) == set(before) | {r.queue_id}
+            inst.stop(check=True)
+        finally:
+            inst.stop(check=False)   # before the umount: petrel holds files on the tmpfs
+
+
+# ---------------------------------------------------------------------------------------------
+# Quota
+
+def _spool_bytes(inst):
+    q = inst.spool_dir() / "queue"
+    return sum((q / n).stat().st_size for n in os.listdir(q))
+
+
+def test_spool_quota_gives_452_and_delete_frees_room(petrel_factory):
+    quota = 48 * 1024
+    inst = petrel_factory(deep_merge(keep_queued_config(), {"queue": {"max_spool_bytes": quota}}),
+                          user=None)
+    view = QueueView(inst)
+    accepted, refusal = [], None
+    for i in range(40):   # 6 KiB each: the quota is reached after about 8
+        r = send_one(inst.port("mx"), make_message(f"<quota-{i}@client.test>", size=6000))
+        if r.code != 250:
+            refusal = r
+            break
+        assert r.enhanced == "2.0.0" and r.queue_id, r
+        accepted.append(r.queue_id)
+    assert refusal is not None, f"{len(accepted)} messages accepted past a {quota}-byte quota"
+    assert (refusal.code, refusal.enhanced) == (452, "4.3.1"), f"at the quota: {refusal!r}"
+    assert len(accepted) >= 4, f"quota refused too early: after {len(accepted)} messages"
+    r = send_one(inst.port("mx"), make_message("<quota-again@client.test>", size=6000))
+    assert (r.code, r.enhanced) == (452, "4.3.1"), f"still at the quota: {r!r}"
+    assert _spool_bytes(inst) <= quota
+    assert spool_tmp_entries(inst) == []
+    assert set(view.list()) == set(accepted)
+    _assert_logged_no_space(inst, 0)
+
+    for qid in accepted[:2]:
+        view.control("delete", qid)
+    assert set(view.list()) == set(accepted[2:])
+    r = send_one(inst.port("mx"), make_message("<quota-after-delete@client.test>", size=6000))
+    assert (r.code, r.enhanced) == (250, "2.0.0") and r.queue_id, f"after delete: {r!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Recovery
+
+def test_restart_recovers_queue_and_discards_torn_files(petrel_factory):
+    inst = petrel_factory(keep_queued_config(), user=None)
+    view = QueueView(inst)
+    sent = _accept(inst, "recover", 5, 2000)
+    ids = sorted(sent)
+    held = ids[2]
+    view.control("hold", held)
+    assert view.list()[held]["state"] == "held"
+    inst.stop(check=True)
+
+    queue_dir, tmp_dir = inst.spool_dir() / "queue", inst.spool_dir() / "tmp"
+    real = inst.spool_file(ids[0]).read_bytes()
+    torn_id = new_queue_id()
+    (queue_dir / torn_id).write_bytes(real[: len(real) // 2])
+    leftover = tmp_dir / new_queue_id(offset_us=1)
+    leftover.write_bytes(real[:100])
+    log_mark = len(inst.output())
+
+    inst.start()
+    listed = view.list()
+    assert set(listed) == set(ids), f"after restart: {sorted(listed)} != {ids}"
+    assert listed[held]["state"] == "held", f"hold lost in the restart: {listed[held]}"
+    for qid in ids:
+        if qid != held:
+            assert listed[qid]["state"] in ("queued", "deferred"), listed[qid]
+        assert view.raw(qid).endswith(sent[qid])
+    assert not (queue_dir / torn_id).exists(), "torn file still in spool/queue/"
+    assert torn_id in inst.output()[log_mark:], "the discarded torn file is not logged by ID"
+    assert spool_tmp_entries(inst) == [], "spool/tmp/ not emptied at start-up"
