@@ -212,6 +212,28 @@ std::shared_ptr<ssl::context> make_server_context(const std::string& cert_file,
     return ctx;
 }
 
+std::shared_ptr<ssl::context> make_client_context(bool verify, const std::string& ca_file) {
+    auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+    SSL_CTX* h = ctx->native_handle();
+    if (SSL_CTX_set_min_proto_version(h, TLS1_2_VERSION) != 1) fail("cannot set TLS 1.2 minimum");
+    SSL_CTX_set_options(h, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+    SSL_CTX_set_mode(h, SSL_MODE_RELEASE_BUFFERS);
+    if (!verify) {
+        ctx->set_verify_mode(ssl::verify_none);
+        return ctx;
+    }
+    boost::system::error_code ec;
+    if (ca_file.empty()) ctx->set_default_verify_paths(ec);
+    else ctx->load_verify_file(ca_file, ec);
+    if (ec) {
+        ERR_clear_error();
+        throw std::runtime_error("TLS CA store " + (ca_file.empty() ? "(system)" : ca_file) + ": " +
+                                 ec.message());
+    }
+    ctx->set_verify_mode(ssl::verify_peer);
+    return ctx;
+}
+
 TlsContexts::TlsContexts(const config::Config& cfg)
     : TlsContexts(TlsOptions{cfg.tls.cert_file, cfg.tls.key_file, cfg.data_dir, cfg.hostname}) {}
 

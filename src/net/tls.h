@@ -71,6 +71,14 @@ private:
 std::shared_ptr<boost::asio::ssl::context> make_server_context(const std::string& cert_file,
                                                                const std::string& key_file);
 
+// A client context for outbound SMTP (delivery/): TLS 1.2 minimum, no compression, no
+// renegotiation. With `verify`, the peer's chain is checked against the system CA store (or
+// `ca_file` when not empty) and the caller must also set the expected host name on the stream
+// (SNI and host name verification); without it nothing is verified (opportunistic TLS, RFC 7435:
+// encryption without authentication beats clear text). Throws std::runtime_error at start-up.
+std::shared_ptr<boost::asio::ssl::context> make_client_context(bool verify,
+                                                               const std::string& ca_file = "");
+
 // Writes a self-signed certificate (EC P-256, SHA-256, ~10 years, CN and subjectAltName =
 // hostname) and its key to the two paths; the key file is created with mode 0600. Each file is
 // written to a temporary name and renamed into place. Throws std::runtime_error on failure.

@@ -47,6 +47,11 @@ RelayPolicy::RelayPolicy(const config::Config& config)
     served_.insert(config.domains.relay.begin(), config.domains.relay.end());
 }
 
+RelayPolicy::RelayPolicy(const config::Config& config, const LocalRecipients& local)
+    : RelayPolicy(config) {
+    local_ = &local;
+}
+
 bool RelayPolicy::serves(const std::string& domain) const { return served_.count(domain) != 0; }
 
 std::optional<smtp::Reply> RelayPolicy::check_mail(const mail::SessionFacts& facts,
@@ -59,6 +64,16 @@ std::optional<smtp::Reply> RelayPolicy::check_mail(const mail::SessionFacts& fac
 std::optional<smtp::Reply> RelayPolicy::check_rcpt(const mail::SessionFacts& facts,
                                                    const std::optional<mail::Mailbox>&,
                                                    const mail::Mailbox& rcpt) {
+    if (auto refused = check_relay(facts, rcpt)) return refused;
+    // Unknown local users are refused now, never bounced later (RFC 3463 X.1.1).
+    if (local_ && local_->is_local_domain(rcpt.domain) && !local_->resolve(rcpt.local)) {
+        return smtp::Reply(550, "5.1.1", "Recipient address rejected: User unknown");
+    }
+    return std::nullopt;
+}
+
+std::optional<smtp::Reply> RelayPolicy::check_relay(const mail::SessionFacts& facts,
+                                                    const mail::Mailbox& rcpt) const {
     // RFC 5321 §3.9, §7.1: an authenticated client may relay anywhere.
     if (!facts.auth_user.empty()) return std::nullopt;
     if (is_submission(facts)) return auth_required();

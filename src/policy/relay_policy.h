@@ -17,6 +17,9 @@
 //        delivery mode is sandbox, which captures mail for any domain and delivers none
 //        (docs/configuration.md, "Sandbox").
 //    Quoted local parts are otherwise accepted for served domains.
+//  - With a LocalRecipients table, a recipient in a local domain (any listener, authenticated
+//    or not) that names no local user or alias is refused with 550 5.1.1 (RFC 3463 X.1.1) at
+//    RCPT time, so it never becomes a bounce later.
 // Replies are generic and name no configuration (STYLE §6).
 // Trust: the Mailbox was syntax-checked by the path parser; this decides on meaning only.
 // Thread-safety: immutable after construction; safe from any thread.
@@ -27,6 +30,7 @@
 #include <unordered_set>
 
 #include "config/config.h"
+#include "policy/local_recipients.h"
 #include "smtp/session_policy.h"
 
 namespace petrel::policy {
@@ -34,6 +38,8 @@ namespace petrel::policy {
 class RelayPolicy final : public smtp::SessionPolicy {
 public:
     explicit RelayPolicy(const config::Config& config);
+    // `local` (must outlive the policy) answers who exists in domains.local.
+    RelayPolicy(const config::Config& config, const LocalRecipients& local);
 
     std::optional<smtp::Reply> check_mail(const mail::SessionFacts& facts,
                                           const std::optional<mail::Mailbox>& sender) override;
@@ -45,9 +51,13 @@ public:
     bool serves(const std::string& domain) const;
 
 private:
+    std::optional<smtp::Reply> check_relay(const mail::SessionFacts& facts,
+                                           const mail::Mailbox& rcpt) const;
+
     std::unordered_set<std::string> served_;
     std::string hostname_;  // normalized; postmaster@hostname_ is always accepted
     bool sandbox_ = false;
+    const LocalRecipients* local_ = nullptr;  // nullptr: every local part of a local domain
 };
 
 }  // namespace petrel::policy

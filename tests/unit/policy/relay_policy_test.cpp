@@ -62,9 +62,7 @@ const RcptCase kStrict[] = {
 
 class RelayStrict : public ::testing::TestWithParam<RcptCase> {};
 
-TEST_P(RelayStrict, Decides) {
-    const RcptCase& c = GetParam();
-    RelayPolicy policy(strict_config());
+void expect_decision(RelayPolicy& policy, const RcptCase& c) {
     auto reply = policy.check_rcpt(facts(c.listener, c.auth_user), mail::Mailbox{"s", "sender.test"},
                                    mail::Mailbox{c.local, c.domain});
     if (c.code == 0) {
@@ -79,6 +77,11 @@ TEST_P(RelayStrict, Decides) {
             EXPECT_EQ(line.find("partner.test"), std::string::npos);
         }
     }
+}
+
+TEST_P(RelayStrict, Decides) {
+    RelayPolicy policy(strict_config());
+    expect_decision(policy, GetParam());
 }
 
 INSTANTIATE_TEST_SUITE_P(All, RelayStrict, ::testing::ValuesIn(kStrict),
@@ -144,6 +147,56 @@ TEST(RelayPolicy, Serves) {
     EXPECT_TRUE(policy.serves("partner.test"));
     EXPECT_FALSE(policy.serves("Example.test"));  // callers pass normalized domains
     EXPECT_FALSE(policy.serves("elsewhere.test"));
+}
+
+// With a LocalRecipients table (policy/local_recipients.h), an unknown user of a local domain
+// is refused at RCPT with 550 5.1.1 on every listener; relay decisions are unchanged.
+config::Config with_local_users() {
+    config::Config c = strict_config();
+    c.local.users = {"alice", "bob"};
+    c.local.aliases = {{"info", "bob"}, {"sales", "ghost"}};
+    return c;
+}
+
+const RcptCase kWithLocal[] = {
+    {"KnownUser", "mx", "", "alice", "example.test", 0, ""},
+    {"KnownUserOtherLocalDomain", "mx", "", "BOB", "xn--bcher-kva.test", 0, ""},
+    {"Alias", "mx", "", "info", "example.test", 0, ""},
+    {"Postmaster", "mx", "", "postmaster", "example.test", 0, ""},
+    {"BarePostmaster", "mx", "", "Postmaster", "", 0, ""},
+    {"UnknownUser", "mx", "", "carol", "example.test", 550, "5.1.1"},
+    {"DanglingAlias", "mx", "", "sales", "example.test", 550, "5.1.1"},
+    {"DotDot", "mx", "", "\"../alice\"", "example.test", 550, "5.1.1"},
+    {"RelayDomainUnchecked", "mx", "", "carol", "partner.test", 0, ""},
+    {"ForeignStill571", "mx", "", "carol", "elsewhere.test", 550, "5.7.1"},
+    {"PercentHackStill571", "mx", "", "alice%elsewhere.test", "example.test", 550, "5.7.1"},
+    {"SubmissionUnknownLocal", "submission", "app1", "carol", "example.test", 550, "5.1.1"},
+    {"SubmissionKnownLocal", "submission", "app1", "alice", "example.test", 0, ""},
+    {"SubmissionRemote", "submission", "app1", "carol", "elsewhere.test", 0, ""},
+    {"SubmissionUnauthenticated", "submission", "", "alice", "example.test", 530, "5.7.0"},
+};
+
+class RelayWithLocal : public ::testing::TestWithParam<RcptCase> {};
+
+TEST_P(RelayWithLocal, Decides) {
+    config::Config cfg = with_local_users();
+    LocalRecipients local(cfg, {});
+    RelayPolicy policy(cfg, local);
+    expect_decision(policy, GetParam());
+}
+
+INSTANTIATE_TEST_SUITE_P(All, RelayWithLocal, ::testing::ValuesIn(kWithLocal),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+TEST(RelayWithLocal, ReplyNamesNoConfiguration) {
+    config::Config cfg = with_local_users();
+    LocalRecipients local(cfg, {});
+    RelayPolicy policy(cfg, local);
+    auto r = policy.check_rcpt(facts("mx"), std::nullopt, mail::Mailbox{"carol", "example.test"});
+    ASSERT_TRUE(r.has_value());
+    ASSERT_EQ(r->lines.size(), 1u);
+    EXPECT_EQ(r->lines[0].find("alice"), std::string::npos);
+    EXPECT_NE(r->lines[0].find("User unknown"), std::string::npos);
 }
 
 }  // namespace

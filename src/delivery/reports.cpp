@@ -1,0 +1,158 @@
+// delivery/reports.cpp — completing a message after a delivery pass (engine.h): one log line
+// per recipient, expiry (RFC 5321 §4.5.4.1: give up after the queue lifetime; a bounce petrel
+// generated gives up after the shorter bounce lifetime, silently), the next retry time
+// (retry_policy.h), the reports (RFC 3461 §4.1 via mail::dsn_wanted: failures, one delay warning
+// after delay_warning, successes with NOTIFY=SUCCESS), each committed through the queue from
+// "<>" *before* the attempt is recorded (record_attempt removes a finished message), then
+// `record_attempt` on the pool (it fsyncs).
+// Trust: replies are peer text: escaped in logs; mail::build_dsn sanitizes what it copies.
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+#include <future>
+
+#include "base/escape.h"
+#include "delivery/engine.h"
+#include "delivery/pool_call.h"
+#include "mail/dsn.h"
+
+namespace petrel::delivery {
+
+namespace asio = boost::asio;
+
+namespace {
+const char* state_word(queue::RecipientState s) {
+    switch (s) {
+        case queue::RecipientState::Delivered: return "sent";
+        case queue::RecipientState::Bounced: return "bounced";
+        default: return "deferred";
+    }
+}
+}  // namespace
+
+asio::awaitable<void> DeliveryEngine::complete(std::shared_ptr<MessageWork> work) {
+    MessageWork& w = *work;
+    const int64_t now = now_ms();
+    const bool expired = retry_.expired(w.entry.created_ms, w.bounce, now);
+    bool pending = false;
+    for (Outcome& o : w.outcomes) {
+        if (o.state == queue::RecipientState::Pending && expired) {
+            // RFC 3463 4.4.7: delivery time expired; the last reply stays in the text.
+            std::string last = smtp::reply_text(o.reply);
+            o.state = queue::RecipientState::Bounced;
+            o.reply = smtp::Reply(451, "4.4.7",
+                                  "message expired in queue; last error: " + last);
+            o.from_server = false;
+        }
+        pending |= o.state == queue::RecipientState::Pending;
+        spdlog::info("qid={} to=<{}> relay={} status={} reply={}", w.id,
+                     base::escape_for_log(w.entry.envelope.recipients[o.index].mailbox.str()),
+                     o.remote_mta.empty() ? "none" : o.remote_mta, state_word(o.state),
+                     base::escape_for_log(smtp::reply_text(o.reply), 300));
+    }
+    int64_t next = 0;
+    if (pending) {
+        next = now + retry_.delay_ms(w.attempts + 1, rng_);
+        next = std::max(next, w.resume_ms);
+        // Never past the expiry: the message bounces on time, not one interval late.
+        next = std::min(next, w.entry.created_ms + retry_.lifetime_ms(w.bounce));
+        next = std::max(next, now + 500);
+    }
+    if (!w.bounce) {
+        auto rep = send_reports(w, now, expired);
+        co_await std::move(rep);
+    } else if (expired) {
+        spdlog::warn("qid={} bounce dropped: bounce lifetime over", w.id);
+    }
+    std::vector<queue::RecipientResult> results;
+    for (const Outcome& o : w.outcomes) {
+        results.push_back({o.index, o.state, smtp::reply_text(o.reply)});
+    }
+    auto op = on_pool<queue::ControlResult>(pool_, [this, id = w.id, results, next] {
+        return queue_.record_attempt(id, results, next);
+    });
+    queue::ControlResult r = co_await std::move(op);
+    if (r != queue::ControlResult::Ok && r != queue::ControlResult::NotFound) {
+        spdlog::error("qid={} cannot record the delivery attempt", w.id);
+    }
+    in_flight_.erase(w.id);
+}
+
+asio::awaitable<void> DeliveryEngine::send_reports(const MessageWork& w, int64_t now, bool expired) {
+    const mail::Envelope& env = w.entry.envelope;
+    std::vector<mail::DsnRecipient> failed, delayed, delivered;
+    const bool warn_delay = !expired && cfg_.delivery.delay_warning.count() > 0 &&
+                            now - w.entry.created_ms >= cfg_.delivery.delay_warning.count() * 1000 &&
+                            !delay_warned_.count(w.id);
+    for (const Outcome& o : w.outcomes) {
+        const mail::Recipient& rc = env.recipients[o.index];
+        mail::DsnRecipient d;
+        d.recipient = rc;
+        d.status = o.reply.enhanced.empty() ? mail::dsn_status_for(o.reply.code, o.reply.enhanced)
+                                            : o.reply.enhanced;
+        d.remote_mta = o.from_server ? o.remote_mta : std::string();
+        d.diagnostic = o.from_server ? smtp::reply_text(o.reply) : std::string();
+        d.last_attempt = static_cast<std::time_t>(now / 1000);
+        if (o.state == queue::RecipientState::Bounced &&
+            mail::dsn_wanted(env, rc, mail::DsnAction::Failed)) {
+            d.action = mail::DsnAction::Failed;
+            if (!o.from_server) d.diagnostic.clear();
+            failed.push_back(std::move(d));
+        } else if (o.state == queue::RecipientState::Pending && warn_delay &&
+                   mail::dsn_wanted(env, rc, mail::DsnAction::Delayed)) {
+            d.action = mail::DsnAction::Delayed;
+            d.will_retry_until = static_cast<std::time_t>(
+                (w.entry.created_ms + retry_.lifetime_ms(false)) / 1000);
+            delayed.push_back(std::move(d));
+        } else if (o.state == queue::RecipientState::Delivered &&
+                   mail::dsn_wanted(env, rc, mail::DsnAction::Delivered)) {
+            d.action = mail::DsnAction::Delivered;
+            delivered.push_back(std::move(d));
+        }
+    }
+    if (failed.empty() && delayed.empty() && delivered.empty()) co_return;
+    if (!delayed.empty()) delay_warned_.insert(w.id);
+    auto read = on_pool<std::optional<std::string>>(pool_, [this, id = w.id] { return queue_.message(id); });
+    std::optional<std::string> original = co_await std::move(read);
+    if (!original) {
+        spdlog::error("qid={} cannot read the message for its report", w.id);
+        co_return;
+    }
+    for (auto* group : {&failed, &delayed, &delivered}) {
+        if (group->empty()) continue;
+        mail::DsnInput in;
+        in.envelope = &env;
+        in.original = *original;
+        in.recipients = std::move(*group);
+        in.reporting_mta = cfg_.hostname;
+        in.arrival = static_cast<std::time_t>(w.entry.created_ms / 1000);
+        in.now = static_cast<std::time_t>(now / 1000);
+        const std::string id = queue_.new_id();
+        in.message_id = "<" + id + "@" + cfg_.hostname + ">";
+        std::optional<mail::DsnMessage> dsn = mail::build_dsn(in);
+        if (!dsn) continue;
+        dsn->envelope.facts = mail::SessionFacts{};
+        dsn->envelope.facts.listener = std::string(queue::kBounceListener);
+        dsn->envelope.facts.helo = cfg_.hostname;
+        // The queue's completion comes on a spool thread: hand it back through the pool helper.
+        auto commit = on_pool<queue::CommitOutcome>(pool_, [this, id, dsn = std::move(*dsn)]() mutable {
+            std::promise<queue::CommitOutcome> p;
+            auto f = p.get_future();
+            queue_.commit(id, std::move(dsn.envelope), std::move(dsn.message),
+                          [&p](queue::CommitOutcome o) { p.set_value(std::move(o)); });
+            return f.get();
+        });
+        queue::CommitOutcome c = co_await std::move(commit);
+        if (c.status == queue::CommitStatus::Ok) {
+            spdlog::info("qid={} report qid={} to=<{}> ({})", w.id, id,
+                         base::escape_for_log(env.sender ? env.sender->str() : ""),
+                         group == &failed ? "failed" : group == &delayed ? "delayed" : "delivered");
+        } else {
+            spdlog::error("qid={} cannot queue its report: {}", w.id, c.detail);
+        }
+    }
+}
+
+}  // namespace petrel::delivery

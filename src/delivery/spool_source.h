@@ -1,0 +1,38 @@
+// delivery/spool_source.h — smtp::MessageSource over a message in its spool file.
+//
+// Streams the stored message (headers and body, as the queue wrote them) in slices with
+// pread, so a 35 MiB message costs one slice buffer, not 35 MiB, per connection. The file
+// descriptor is opened at construction: if the queue unlinks the file meanwhile (delete by the
+// operator) the open descriptor still reads the whole message, which is what a transaction
+// already started needs. Trust: the file is petrel's own; a short read (a damaged disk) ends
+// the body with nullopt and the session drops the connection without the final dot.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "smtp/client_session.h"
+
+namespace petrel::delivery {
+
+class SpoolSource final : public smtp::MessageSource {
+public:
+    // `path`: the spool file; the message is `size` bytes at `offset`.
+    SpoolSource(const std::string& path, uint64_t offset, uint64_t size);
+    ~SpoolSource() override;
+    SpoolSource(const SpoolSource&) = delete;
+    SpoolSource& operator=(const SpoolSource&) = delete;
+
+    bool ok() const { return fd_ >= 0; }
+    uint64_t size() const override { return size_; }
+    std::optional<std::string_view> read(size_t max) override;
+
+private:
+    int fd_ = -1;
+    uint64_t offset_, size_, pos_ = 0;
+    std::string buffer_;
+};
+
+}  // namespace petrel::delivery
