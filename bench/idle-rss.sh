@@ -8,17 +8,10 @@
 # Bounded: each measurement has a time limit; every server started here is stopped by its PID.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 N=${1:-10000}; NPF=${2:-300}
-PY=/usr/bin/python3
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-WORK=$(mktemp -d /tmp/petrel-bench.XXXXXX); chmod 755 "$WORK"
-free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-cleanup() {
-  "$HERE/petrel-instance.sh" stop "$WORK/petrel" || true
-  [ -d "$WORK/postfix" ] && "$HERE/postfix-instance.sh" stop "$WORK/postfix" || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+raise_nofile
+bench_workdir
 MD_ARGS=(); [ -n "${MARKDOWN:-}" ] && MD_ARGS=(--markdown "$MARKDOWN")
 
 echo "== petrel: $N idle connections (nofile $(ulimit -n))"
@@ -31,7 +24,7 @@ timeout 400 $PY "$HERE/idle_conns.py" --port "$P" --pid "$PID" -n "$N" --hold 5 
 kill -0 "$PID" 2>/dev/null || { echo "petrel died during the benchmark:"; tail -20 "$WORK/petrel/petrel.log"; rc=1; }
 "$HERE/petrel-instance.sh" stop "$WORK/petrel"
 
-if [ -z "${SKIP_POSTFIX:-}" ] && command -v postfix >/dev/null; then
+if have_postfix; then
   echo "== postfix: $NPF idle connections"
   PP=$(free_port)
   "$HERE/postfix-instance.sh" start "$WORK/postfix" "$PP"

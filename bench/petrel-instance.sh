@@ -9,7 +9,10 @@
 # The config raises the connection limits (10,000 idle connections need them) and uses sandbox
 # delivery, so nothing is ever delivered: the benchmark measures accepting, which is what the
 # 250 promises (the message is fsynced in the spool first). RLIMIT_NOFILE is raised as far as
-# the hard limit allows. PETREL_BIN overrides the binary (default: <repo>/build/petrel).
+# the hard limit allows. PETREL_BIN overrides the binary (default: <repo>/build/petrel);
+# LOG_LEVEL sets log_level (default warn: no line per connection); DELIVERY_MODE the delivery
+# mode (default sandbox); DNS_SERVER a [dns] server (e.g. a closed loopback port, so delivery in
+# mode mx cannot proceed); START_TRIES the wait for the port in 50 ms steps (default 200).
 set -euo pipefail
 cmd=${1:?usage: petrel-instance.sh start|stop|pid DIR [MX_PORT]}
 DIR=$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)
@@ -24,7 +27,7 @@ start)
   cat >"$DIR/petrel.toml" <<EOF
 data_dir = "$DIR/data"
 hostname = "mx.bench.test"
-log_level = "warn"
+log_level = "${LOG_LEVEL:-warn}"
 
 [[listener]]
 kind = "mx"
@@ -34,7 +37,8 @@ address = "127.0.0.1:$PORT"
 local = ["bench.test"]
 
 [delivery]
-mode = "sandbox"
+mode = "${DELIVERY_MODE:-sandbox}"
+$([ -n "${DNS_SERVER:-}" ] && printf '\n[dns]\nservers = ["%s"]\n' "$DNS_SERVER")
 
 [limits]
 max_connections = 100000
@@ -44,7 +48,7 @@ EOF
   "$BIN" serve --config "$DIR/petrel.toml" </dev/null >"$DIR/petrel.log" 2>&1 &
   echo $! >"$DIR/petrel.pid"
   # Wait (bounded) until the port accepts, not a fixed sleep.
-  for _ in $(seq 1 200); do
+  for _ in $(seq 1 "${START_TRIES:-200}"); do
     if ! kill -0 "$(cat "$DIR/petrel.pid")" 2>/dev/null; then
       echo "petrel exited during start-up:" >&2; cat "$DIR/petrel.log" >&2; exit 1
     fi
@@ -54,7 +58,7 @@ EOF
     fi
     sleep 0.05
   done
-  echo "petrel did not listen on $PORT within 10 s" >&2; exit 1
+  echo "petrel did not listen on $PORT within $(( ${START_TRIES:-200} / 20 )) s" >&2; exit 1
   ;;
 stop)
   [ -f "$DIR/petrel.pid" ] || exit 0

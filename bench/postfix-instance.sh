@@ -4,6 +4,8 @@
 #   postfix-instance.sh start DIR PORT    set up DIR (config, queue, data), start the master
 #   postfix-instance.sh stop  DIR         stop this instance (its own master PID), remove its queue
 #   postfix-instance.sh children DIR      PIDs of the instance's processes (for memory figures)
+#   postfix-instance.sh count DIR         queue files (messages) in the instance's queue
+#   postfix-instance.sh purge DIR         delete every queued message (postsuper -d ALL)
 #
 # It never touches /etc/postfix or the system instance: config_directory, queue_directory and
 # data_directory are all under DIR (chmod 755, so the postfix user can traverse it). smtpd
@@ -82,5 +84,9 @@ children)
   pid=$(master_pid)
   echo "$pid"; pgrep -P "$pid" || true
   ;;
+count)
+  find "$Q/maildrop" "$Q/incoming" "$Q/active" "$Q/deferred" "$Q/hold" -type f 2>/dev/null | wc -l
+  ;;
+purge) postsuper -c "$ETC" -d ALL >/dev/null 2>&1 ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
 esac

@@ -1,27 +1,18 @@
 #!/usr/bin/env bash
 # run.sh — petrel's benchmark: memory per idle connection and transaction latency, each beside
-# a private Postfix in the same run, written to bench/RESULTS.md with the machine and date.
+# a private Postfix in the same run, written to bench/RESULTS.md with the machine and date
+# (the sections queue-accept.sh and backlog.sh appended there are kept).
 #
 #   bench/run.sh            env: PETREL_BIN (default build/petrel), N=10000 idle connections,
 #                                COUNT=2000 transactions per setting, OUT=bench/RESULTS.md
 # Not a test: it measures. Every server it starts is stopped by its PID; every step is bounded.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-ROOT=$(cd "$HERE/.." && pwd)
-export PETREL_BIN=${PETREL_BIN:-$ROOT/build/petrel}
+. "$HERE/lib.sh"
 N=${N:-10000}; COUNT=${COUNT:-2000}; OUT=${OUT:-$HERE/RESULTS.md}
-PY=/usr/bin/python3
-ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-[ -x "$PETREL_BIN" ] || { echo "no petrel binary at $PETREL_BIN (make build)" >&2; exit 2; }
-
-WORK=$(mktemp -d /tmp/petrel-bench.XXXXXX); chmod 755 "$WORK"
-free_port() { $PY -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
-cleanup() {
-  "$HERE/petrel-instance.sh" stop "$WORK/petrel" || true
-  [ -d "$WORK/postfix" ] && "$HERE/postfix-instance.sh" stop "$WORK/postfix" || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+raise_nofile
+need_petrel
+bench_workdir
 
 echo "### idle connections"
 : >"$WORK/idle.md"
@@ -31,7 +22,7 @@ echo "### latency"
 P=$(free_port); PP=$(free_port)
 "$HERE/petrel-instance.sh" start "$WORK/petrel" "$P"
 HAVE_PF=0
-if command -v postfix >/dev/null && "$HERE/postfix-instance.sh" start "$WORK/postfix" "$PP"; then HAVE_PF=1; fi
+if have_postfix && "$HERE/postfix-instance.sh" start "$WORK/postfix" "$PP"; then HAVE_PF=1; fi
 TARGETS=("petrel=127.0.0.1:$P"); [ $HAVE_PF = 1 ] && TARGETS+=("postfix=127.0.0.1:$PP")
 PID=$("$HERE/petrel-instance.sh" pid "$WORK/petrel")
 timeout 900 $PY "$HERE/latency.py" --count "$COUNT" --concurrency 1,20 --time-limit 120 \
@@ -41,21 +32,16 @@ kill -0 "$PID" 2>/dev/null || echo "petrel died during the latency run"
 "$HERE/petrel-instance.sh" stop "$WORK/petrel"
 [ $HAVE_PF = 1 ] && "$HERE/postfix-instance.sh" stop "$WORK/postfix"
 
-cpu=$(awk -F': ' '/^model name/{print $2; exit}' /proc/cpuinfo)
-mem=$(awk '/^MemTotal/{printf "%.1f GiB", $2/1048576}' /proc/meminfo)
-rev=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-dirty=$(git -C "$ROOT" status --porcelain 2>/dev/null | grep -q . && echo " + uncommitted changes" || true)
-pfv=$(postconf -d -h mail_version 2>/dev/null || echo "not installed")
+# Sections appended by queue-accept.sh and backlog.sh (headings name the script) are kept.
+KEPT=$WORK/kept.md; : >"$KEPT"
+[ -f "$OUT" ] && awk '/^## .*\(bench\/(queue-accept|backlog)\.sh/{keep=1} keep' "$OUT" >"$KEPT"
 {
   echo "# Benchmark results"
   echo
   echo "Produced by \`bench/run.sh\` (do not edit by hand; re-run it). Client and servers share"
   echo "the machine; everything is on loopback."
   echo
-  echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-  echo "- machine: $(nproc) CPUs ($cpu), $mem RAM, kernel $(uname -r)"
-  echo "- load average when it finished: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews the figures)"
-  echo "- petrel: $rev$dirty, $(basename "$PETREL_BIN") from $PETREL_BIN; Postfix $pfv"
+  machine_facts
   echo
   echo "## Memory per idle connection (each past EHLO)"
   echo
@@ -83,6 +69,7 @@ pfv=$(postconf -d -h mail_version 2>/dev/null || echo "not installed")
   echo "transaction (Postfix spreads its work over many processes: not measured)."
   echo
   cat "$WORK/latency.md" 2>/dev/null || echo "(latency run failed)"
+  if [ -s "$KEPT" ]; then echo; cat "$KEPT"; fi
 } >"$OUT"
 echo "wrote $OUT"
 cat "$OUT"

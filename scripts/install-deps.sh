@@ -13,7 +13,8 @@ BUILD_PKGS=(
 )
 TEST_PKGS=(
   python3 python3-pytest python3-aiosmtpd swaks libnet-ssleay-perl curl msmtp openssl
-  postfix dnsmasq-base iproute2 procps psmisc
+  postfix dnsmasq-base iproute2 procps psmisc strace
+  python3-yaml python3-dkim python3-nacl python3-dnspython python3-spf opendkim-tools libmail-dkim-perl
 )
 
 SUDO=""

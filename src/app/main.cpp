@@ -1,4 +1,4 @@
-// app/main.cpp — the `petrel` command line (CLI11): serve, config, user, and the subcommands
+// app/main.cpp — the `petrel` command line (CLI11): serve, config, user, queue, and the subcommands
 // still to come. Each subcommand takes --config FILE (PRODUCT.md, "Fixed interfaces").
 #include <CLI/CLI.hpp>
 
@@ -6,7 +6,10 @@
 #include <string>
 
 #include "app/serve.h"
+#include "cli/check_command.h"
 #include "cli/config_command.h"
+#include "cli/dkim_command.h"
+#include "cli/queue_command.h"
 #include "cli/user_command.h"
 #include "config/config.h"
 
@@ -37,19 +40,25 @@ int main(int argc, char** argv) {
     serve->callback([&] { serve_requested = true; });
 
     petrel::cli::add_config_command(app);
-    petrel::cli::add_user_command(app, [&] {
+    auto global_config = [&] {
         return config_file.empty() ? petrel::config::default_config()
                                    : petrel::config::load_config(config_file);
-    });
-    add_placeholder(app, "queue", "inspect and control the queue");
-    add_placeholder(app, "dkim", "manage DKIM keys");
+    };
+    petrel::cli::add_user_command(app, global_config);
+    CLI::App* queue = petrel::cli::add_queue_command(app, global_config);
+    petrel::cli::add_dkim_command(app, global_config);
     add_placeholder(app, "send", "send a test message (swaks-like)");
-    add_placeholder(app, "check", "check a domain's MX, SPF, DKIM, DMARC and TLS");
+    petrel::cli::add_check_command(app, global_config);
 
     try {
         app.parse(argc, argv);
     } catch (const CLI::Error& e) {
-        return app.exit(e);
+        const int rc = app.exit(e);
+        // `petrel queue` promises exit code 2 for usage errors (docs/queue-cli.md); CLI11's own
+        // parse-error codes are 100 and up.
+        // CLI::RuntimeError carries a command's own exit code (1, 3, ...): keep it.
+        if (rc != 0 && queue->parsed() && !dynamic_cast<const CLI::RuntimeError*>(&e)) return 2;
+        return rc;
     }
     if (serve_requested) return petrel::app::serve(serve_config.empty() ? config_file : serve_config);
     return 0;

@@ -1,6 +1,6 @@
 // app/serve.cpp — see serve.h. The wiring of the daemon, in plain sight (STYLE §8):
-// config → logs → data_dir → store → spool → TLS → SMTP server → bind → privilege drop →
-// start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
+// config → logs → data_dir → store → spool → queue manager (recovery) → TLS → SMTP server →
+// bind → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
 #include "app/serve.h"
 
 #include <sys/stat.h>
@@ -22,8 +22,16 @@
 
 #include "app/privileges.h"
 #include "config/config.h"
+#include "control/control_server.h"
+#include "delivery/engine.h"
+#include "delivery/maildir.h"
+#include "dns/cares_resolver.h"
+#include "dns/caching_resolver.h"
 #include "net/tls.h"
+#include "policy/local_recipients.h"
+#include "policy/relay_policy.h"
 #include "queue/file_spool.h"
+#include "queue/queue_manager.h"
 #include "server/smtp_server.h"
 #include "store/credentials.h"
 
@@ -138,14 +146,33 @@ int serve(const std::string& config_file) {
             store::open_sqlite_credentials(store::sqlite_store_path(cfg.data_dir));
         queue::FileSpool spool({cfg.data_dir, cfg.queue.max_spool_bytes,
                                 cfg.delivery_mode == config::DeliveryMode::Sandbox});
-        auto spool_stats = spool.stats();
-        spdlog::info("spool {}/spool: {} message(s) queued, {} unfinished file(s) removed",
-                     cfg.data_dir, spool.queued_ids().size(), spool_stats.removed_tmp);
+        // The queue manager owns the spool's contents from here on: recovery rebuilds its index
+        // before any listener is served and logs its RecoveryStats as one line ("queue
+        // recovered: ..."); every commit goes through it, so a message is in the index before
+        // its 250.
+        queue::QueueManager queue(spool);
+        queue.recover();
         net::TlsContexts tls(cfg);
         spdlog::info("tls certificate {}{}", tls.cert_file(), tls.self_signed() ? " (self-signed)" : "");
 
         boost::asio::io_context io;
-        server::SmtpServer smtp(io, cfg, tls, spool, *credentials);
+        // Who exists in domains.local (docs/delivery.md, "Local delivery"): [local] users and
+        // aliases, plus the store's users when use_store_users; RCPT to anyone else in a local
+        // domain gets 550 5.1.1. SIGHUP re-reads the store's users.
+        auto store_users = [&] {
+            std::vector<std::string> names;
+            if (cfg.local.use_store_users) {
+                for (const store::UserInfo& u : credentials->list_users()) names.push_back(u.name);
+            }
+            return names;
+        };
+        policy::LocalRecipients local(cfg, store_users());
+        if (!cfg.domains.local.empty()) spdlog::info("local recipients: {}", local.describe());
+        policy::RelayPolicy relay(cfg, local);
+        server::SmtpServer smtp(io, cfg, tls, static_cast<queue::Spool&>(queue), *credentials, relay);
+        // The control socket (`petrel queue`, docs/queue-cli.md): bound in start(), after the
+        // privilege drop, so the socket file belongs to the user petrel runs as.
+        control::ControlServer control(io, queue, control::socket_path(cfg.data_dir));
         smtp.bind();  // as root if started as root: ports below 1024
 
         if (!user.empty()) {
@@ -153,6 +180,33 @@ int serve(const std::string& config_file) {
             spdlog::info("dropped privileges to {}", user);
         } else if (!cfg.run_as_user.empty()) {
             spdlog::info("run_as {} ignored: not started as root", cfg.run_as_user);
+        }
+        control.start();
+
+        // Outbound delivery (docs/delivery.md), after recovery and the privilege drop: the
+        // resolver from [dns], local domains into Maildir, the engine on the io thread.
+        std::unique_ptr<dns::CaresResolver> cares;
+        std::unique_ptr<dns::CachingResolver> resolver;
+        std::unique_ptr<delivery::MaildirDelivery> maildir;
+        std::unique_ptr<delivery::DeliveryEngine> outbound;
+        if (cfg.delivery_mode != config::DeliveryMode::Sandbox && !cfg.delivery.paused) {
+            cares = std::make_unique<dns::CaresResolver>(
+                io.get_executor(), dns::CaresOptions{cfg.dns.servers, cfg.dns.timeout, cfg.dns.attempts});
+            dns::CacheOptions cache_options;
+            cache_options.max_entries = cfg.dns.cache_entries;
+            resolver = std::make_unique<dns::CachingResolver>(*cares, cache_options);
+            maildir = std::make_unique<delivery::MaildirDelivery>(
+                cfg.local.maildir_root.empty() ? cfg.data_dir + "/mail" : cfg.local.maildir_root,
+                [&local](std::string_view local_part) { return local.resolve(local_part); });
+            outbound = std::make_unique<delivery::DeliveryEngine>(
+                io, cfg, queue, spool, *resolver,
+                [&maildir](const std::string& user, std::string_view message, const mail::Envelope& env) {
+                    delivery::DeliveryOutcome o = maildir->deliver(user, message, env);
+                    return delivery::LocalOutcome{o.ok, o.permanent, o.reply};
+                });
+            outbound->start();
+        } else if (cfg.delivery.paused) {
+            spdlog::warn("delivery paused ([delivery] paused = true): mail is queued, not delivered");
         }
 
         // A peer that closes early must not kill the process (EPIPE is handled as an error).
@@ -165,11 +219,17 @@ int serve(const std::string& config_file) {
                     std::string error;
                     // TlsContexts logs a successful reload itself.
                     if (!tls.reload(&error)) spdlog::error("SIGHUP: TLS reload failed, keeping the old one: {}", error);
+                    if (cfg.local.use_store_users) {
+                        local.replace_store_users(store_users());
+                        spdlog::info("SIGHUP: local recipients: {}", local.describe());
+                    }
                     signals.async_wait(on_signal);
                     return;
                 }
                 spdlog::info("{}: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
                 smtp.stop();
+                control.stop();
+                if (outbound) outbound->stop();
                 signals.cancel();  // io.run() returns once every session has closed
             };
         signals.async_wait(on_signal);

@@ -34,6 +34,7 @@ Config default_config() {
         {ListenerKind::Submission, "127.0.0.1", 2587, "127.0.0.1:2587"},
         {ListenerKind::Submissions, "127.0.0.1", 2465, "127.0.0.1:2465"},
     };
+    c.local.maildir_root = c.data_dir + "/mail";
     return c;
 }
 

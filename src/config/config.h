@@ -6,10 +6,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "smtp/limits.h"
@@ -49,6 +51,89 @@ struct Queue {
     uint64_t max_spool_bytes = 0;  // quota on the spool's size; 0: none (disk full still 452)
 };
 
+// The resolver (dns/, docs/configuration.md [dns]).
+struct Dns {
+    // "ip:port" (IPv6 "[ip]:port"); empty: the nameservers of /etc/resolv.conf. Also a test
+    // seam (STYLE §12): tests point petrel at a DNS server on loopback.
+    std::vector<std::string> servers;
+    std::chrono::milliseconds timeout{2000};  // per try; c-ares doubles it each round
+    unsigned attempts = 2;                    // rounds over the servers
+    size_t cache_entries = 10000;             // answers kept (LRU); 0: no cache
+};
+
+// Local delivery (delivery/maildir.h, policy/local_recipients.h, docs/delivery.md).
+struct Local {
+    std::string maildir_root;                // "": <data_dir>/mail (resolved by load/default)
+    std::vector<std::string> users;          // mailbox names (mail::mailbox_name form)
+    std::vector<std::pair<std::string, std::string>> aliases;  // local part -> user, in file order
+    bool use_store_users = false;            // store credentials names are local users too
+};
+
+// Outbound delivery (delivery/, docs/delivery.md; keys in docs/configuration.md [delivery]).
+enum class TlsPolicy { None, Opportunistic, Required };  // Required: STARTTLS + verified cert
+
+// Limits and TLS for one destination (a recipient domain). `domains` empty: the default.
+struct DestinationPolicy {
+    std::vector<std::string> domains;   // normalized
+    unsigned max_connections = 10;      // concurrent connections to the destination
+    unsigned messages_per_connection = 100;
+    unsigned messages_per_minute = 0;   // 0: no limit
+    TlsPolicy tls = TlsPolicy::Opportunistic;
+};
+
+enum class SmarthostTls { None, StartTls, Implicit };
+
+struct Smarthost {
+    std::string host;                   // name or address, no brackets
+    uint16_t port = 25;
+    SmarthostTls tls = SmarthostTls::StartTls;
+    bool tls_verify = true;             // check the relay's certificate (system CA or ca_file)
+    std::string ca_file;
+    std::string username;               // empty: no AUTH
+    std::string password;               // from `password` or `password_file`; never logged
+};
+
+// Mail for `domains` goes to `smarthost` whatever the mode.
+struct Route {
+    std::vector<std::string> domains;
+    Smarthost smarthost;
+};
+
+struct Delivery {
+    bool paused = false;  // queue but deliver nothing (maintenance; also the integration tests' default)
+    std::vector<std::chrono::seconds> retry_schedule;  // explicit delays; empty: exponential
+    std::chrono::seconds first_retry{300};
+    std::chrono::seconds max_retry{3600};
+    std::chrono::seconds max_queue_lifetime{5 * 86400};
+    std::chrono::seconds bounce_lifetime{2 * 86400};
+    std::chrono::seconds delay_warning{4 * 3600};  // NOTIFY=DELAY report after this; 0: never
+    std::chrono::seconds idle_timeout{5};          // an unused outbound connection is closed
+    std::chrono::seconds connect_timeout{30};
+    std::chrono::seconds destination_backoff{60};  // first pause of a destination after 421 / repeated 4xx
+    DestinationPolicy defaults;
+    std::vector<DestinationPolicy> destinations;   // per-domain overrides
+    std::optional<Smarthost> smarthost;            // mode = smarthost
+    std::vector<Route> routes;
+};
+
+// DKIM signing of outbound mail (mailauth/dkim/, docs/dkim.md). Keys made by `petrel dkim
+// keygen` under data_dir/dkim/<domain>/ are used without further configuration; this section
+// can change how, or turn signing off for all or some domains.
+struct DkimDomain {
+    std::string domain;                   // normalized
+    bool enabled = true;
+    std::vector<std::string> selectors;   // empty: every key found for the domain
+    std::string canonicalization;         // empty: [dkim] canonicalization
+};
+struct Dkim {
+    bool enabled = true;
+    std::string canonicalization = "relaxed/relaxed";  // header/body: relaxed or simple
+    std::vector<std::string> headers;     // fields to sign; empty: the built-in list
+    std::vector<std::string> oversign;    // signed once more than present; empty: built-in
+    std::chrono::seconds expiration{0};   // x= = t= + this; 0: no x=
+    std::vector<DkimDomain> domains;      // [[dkim.domain]]
+};
+
 struct Config {
     std::string source_file;                 // empty for the zero-config default
     std::string data_dir = "./petrel-data";
@@ -63,10 +148,13 @@ struct Config {
     unsigned max_connections = 10000;        // all listeners together
     unsigned max_connections_per_ip = 50;
     DeliveryMode delivery_mode = DeliveryMode::Sandbox;
-    std::vector<std::string> dns_servers;    // "127.0.0.1:5353"; empty: /etc/resolv.conf
+    Delivery delivery;
+    Dns dns;
     std::string http_address = "127.0.0.1:8025";
     std::optional<uint16_t> testing_outbound_port;
     Queue queue;
+    Local local;
+    Dkim dkim;
 };
 
 // An error in a config file: "FILE:LINE: message" in what().

@@ -4,12 +4,15 @@
 #include <toml++/toml.h>
 
 #include <algorithm>
+#include <cctype>
+#include <fstream>
 #include <initializer_list>
 #include <set>
 #include <string_view>
 
 #include "config/config.h"
 #include "config/values.h"
+#include "mail/local_part.h"
 
 namespace petrel::config {
 
@@ -36,11 +39,12 @@ public:
         c.source_file = file_;
         check_keys(root, "", {"data_dir", "hostname", "run_as", "log_level", "listener", "tls",
                               "auth", "domains", "limits", "delivery", "dns", "http", "queue",
-                              "testing"});
+                              "testing", "local", "dkim"});
         if (auto v = string_at(root, "data_dir")) {
             if (v->empty()) fail(root["data_dir"].node(), "data_dir must not be empty");
             c.data_dir = *v;
         }
+        c.local.maildir_root = c.data_dir + "/mail";  // default; [local] maildir_root overrides
         if (auto v = string_at(root, "hostname")) {
             std::string err;
             auto d = normalize_domain(*v, err);
@@ -80,6 +84,8 @@ public:
             check_keys(*t, "queue", {"max_spool_bytes"});
             if (auto v = int_at(*t, "max_spool_bytes", 0, kMaxInt)) c.queue.max_spool_bytes = *v;
         }
+        if (auto* t = table_at(root, "local")) local(*t, c.local);
+        if (auto* t = table_at(root, "dkim")) dkim(*t, c.dkim);
         if (auto* t = table_at(root, "testing")) {
             check_keys(*t, "testing", {"outbound_port"});
             if (auto v = int_at(*t, "outbound_port", 1, 65535)) {
@@ -227,6 +233,48 @@ private:
         read("relay", out.relay);
     }
 
+    // [local]: names are mailbox names (mail/local_part.h: lower-cased, nothing that could leave
+    // the Maildir root); an alias points at a user, never at another alias (no chains).
+    void local(const toml::table& t, Local& out) const {
+        check_keys(t, "local", {"maildir_root", "users", "aliases", "use_store_users"});
+        if (auto v = string_at(t, "maildir_root")) {
+            if (v->empty()) fail(t.get("maildir_root"), "[local] maildir_root must not be empty");
+            out.maildir_root = *v;
+        }
+        if (auto v = bool_at(t, "use_store_users")) out.use_store_users = *v;
+        std::set<std::string> users;
+        const toml::node* arr = t.get("users");
+        for (const std::string& raw : strings_at(t, "users")) {
+            auto name = mail::mailbox_name(raw);
+            if (!name) fail(arr, "[local] users: '" + raw + "' is not a usable mailbox name");
+            if (!users.insert(*name).second) fail(arr, "[local] users lists '" + *name + "' twice");
+            out.users.push_back(*name);
+        }
+        const toml::table* aliases = table_at(t, "aliases");
+        if (!aliases) return;
+        std::set<std::string> keys;
+        std::vector<int> lines;
+        for (auto&& [k, v] : *aliases) {
+            const toml::node* n = &v;
+            auto key = mail::mailbox_name(k.str());
+            if (!key) fail(n, "[local.aliases] '" + std::string(k.str()) + "' is not a usable local part");
+            if (!n->is_string()) fail(n, "[local.aliases] " + q(k.str()) + " must be a user name (a string)");
+            auto target = mail::mailbox_name(n->as_string()->get());
+            if (!target) fail(n, "[local.aliases] " + q(k.str()) + ": not a usable mailbox name");
+            if (users.count(*key)) fail(n, "[local] '" + *key + "' is both a user and an alias");
+            if (!keys.insert(*key).second) fail(n, "[local.aliases] lists '" + *key + "' twice");
+            out.aliases.emplace_back(*key, *target);
+            lines.push_back(line_of(n));
+        }
+        for (size_t i = 0; i < out.aliases.size(); ++i) {
+            const auto& [key, target] = out.aliases[i];
+            if (keys.count(target)) {
+                fail(lines[i], "[local.aliases] '" + key + "' points at the alias '" + target +
+                                   "': an alias must name a user");
+            }
+        }
+    }
+
     void limits(const toml::table& t, Config& c) const {
         check_keys(t, "limits", {"max_command_line", "max_auth_line", "max_data_line",
                                  "max_message_size", "max_recipients", "max_errors",
@@ -248,25 +296,228 @@ private:
     }
 
     void delivery(const toml::table& t, Config& c) const {
-        check_keys(t, "delivery", {"mode"});
+        check_keys(t, "delivery", {"mode", "paused", "retry_schedule", "first_retry_seconds",
+                                   "max_retry_seconds", "max_queue_lifetime_seconds",
+                                   "bounce_lifetime_seconds", "delay_warning_seconds",
+                                   "idle_timeout_seconds", "connect_timeout_seconds",
+                                   "destination_backoff_seconds", "max_connections",
+                                   "messages_per_connection", "messages_per_minute", "tls",
+                                   "smarthost", "destination", "route"});
+        Delivery& d = c.delivery;
         if (auto v = string_at(t, "mode")) {
             if (*v == "sandbox") c.delivery_mode = DeliveryMode::Sandbox;
             else if (*v == "mx") c.delivery_mode = DeliveryMode::Mx;
             else if (*v == "smarthost") c.delivery_mode = DeliveryMode::Smarthost;
             else fail(t.get("mode"), "bad delivery mode '" + *v + "' (sandbox, mx or smarthost)");
         }
+        if (auto v = bool_at(t, "paused")) d.paused = *v;
+        auto secs = [&](std::string_view key, int64_t min, std::chrono::seconds& into) {
+            if (auto v = int_at(t, key, min, 365 * 86400)) into = std::chrono::seconds(*v);
+        };
+        if (const toml::node* n = t.get("retry_schedule")) {
+            if (!n->is_array()) fail(n, "'retry_schedule' must be an array of seconds");
+            for (const toml::node& e : *n->as_array()) {
+                if (!e.is_integer() || e.as_integer()->get() < 1) {
+                    fail(&e, "'retry_schedule' must hold positive integers (seconds)");
+                }
+                d.retry_schedule.emplace_back(e.as_integer()->get());
+            }
+        }
+        secs("first_retry_seconds", 1, d.first_retry);
+        secs("max_retry_seconds", 1, d.max_retry);
+        secs("max_queue_lifetime_seconds", 1, d.max_queue_lifetime);
+        secs("bounce_lifetime_seconds", 1, d.bounce_lifetime);
+        secs("delay_warning_seconds", 0, d.delay_warning);
+        secs("idle_timeout_seconds", 0, d.idle_timeout);
+        secs("connect_timeout_seconds", 1, d.connect_timeout);
+        secs("destination_backoff_seconds", 1, d.destination_backoff);
+        if (d.max_retry < d.first_retry) {
+            fail(t.get("max_retry_seconds"), "'max_retry_seconds' must not be below 'first_retry_seconds'");
+        }
+        destination_limits(t, "delivery", d.defaults);
+        if (const toml::node* n = t.get("destination")) {
+            if (!n->is_array_of_tables()) fail(n, "'destination' must be [[delivery.destination]] tables");
+            for (const toml::node& e : *n->as_array()) {
+                const toml::table& dt = *e.as_table();
+                check_keys(dt, "delivery.destination", {"domains", "max_connections",
+                                                        "messages_per_connection",
+                                                        "messages_per_minute", "tls"});
+                DestinationPolicy p = d.defaults;
+                p.domains = domain_list(dt, "[[delivery.destination]]", &e);
+                destination_limits(dt, "delivery.destination", p);
+                d.destinations.push_back(std::move(p));
+            }
+        }
+        if (auto* st = table_at(t, "smarthost")) {
+            check_keys(*st, "delivery.smarthost", {"host", "tls", "tls_verify", "ca_file",
+                                                   "username", "password", "password_file"});
+            auto host = string_at(*st, "host");
+            if (!host) fail(st, "[delivery.smarthost] needs host = \"host:port\"");
+            d.smarthost = smarthost(*st, *host, st->get("host"));
+        }
+        if (const toml::node* n = t.get("route")) {
+            if (!n->is_array_of_tables()) fail(n, "'route' must be [[delivery.route]] tables");
+            for (const toml::node& e : *n->as_array()) {
+                const toml::table& rt = *e.as_table();
+                check_keys(rt, "delivery.route", {"domains", "smarthost", "tls", "tls_verify",
+                                                  "ca_file", "username", "password",
+                                                  "password_file"});
+                auto host = string_at(rt, "smarthost");
+                if (!host) fail(&e, "[[delivery.route]] needs smarthost = \"host:port\"");
+                d.routes.push_back({domain_list(rt, "[[delivery.route]]", &e),
+                                    smarthost(rt, *host, rt.get("smarthost"))});
+            }
+        }
+        if (c.delivery_mode == DeliveryMode::Smarthost && !d.smarthost) {
+            fail(t.get("mode"), "mode = \"smarthost\" needs a [delivery.smarthost] table");
+        }
+    }
+
+    std::vector<std::string> domain_list(const toml::table& t, const std::string& where,
+                                         const toml::node* at) const {
+        std::vector<std::string> out;
+        for (const std::string& raw : strings_at(t, "domains")) {
+            std::string err;
+            auto d = normalize_domain(raw, err);
+            if (!d) fail(t.get("domains"), where + " domains: " + err);
+            out.push_back(*d);
+        }
+        if (out.empty()) fail(at, where + " needs domains = [\"...\"]");
+        return out;
+    }
+
+    void destination_limits(const toml::table& t, const std::string& where,
+                            DestinationPolicy& p) const {
+        if (auto v = int_at(t, "max_connections", 1, 10000)) p.max_connections = static_cast<unsigned>(*v);
+        if (auto v = int_at(t, "messages_per_connection", 1, 1000000)) p.messages_per_connection = static_cast<unsigned>(*v);
+        if (auto v = int_at(t, "messages_per_minute", 0, 100000000)) p.messages_per_minute = static_cast<unsigned>(*v);
+        if (auto v = string_at(t, "tls")) {
+            if (*v == "none") p.tls = TlsPolicy::None;
+            else if (*v == "opportunistic") p.tls = TlsPolicy::Opportunistic;
+            else if (*v == "required") p.tls = TlsPolicy::Required;
+            else fail(t.get("tls"), "[" + where + "] tls must be none, opportunistic or required");
+        }
+    }
+
+    Smarthost smarthost(const toml::table& t, const std::string& host, const toml::node* at) const {
+        Smarthost s;
+        // A relay is usually named (smtp.relay.example): "name[:port]", "ip[:port]", "[v6]:port".
+        std::string err;
+        if (auto hp = parse_host_port(host, uint16_t{25}, err)) {
+            s.host = hp->host;
+            s.port = hp->port;
+        } else {
+            std::string name = host;
+            const auto colon = host.rfind(':');
+            if (colon != std::string::npos) {
+                name = host.substr(0, colon);
+                const std::string port = host.substr(colon + 1);
+                if (port.empty() || port.size() > 5 ||
+                    port.find_first_not_of("0123456789") != std::string::npos ||
+                    std::stoi(port) < 1 || std::stoi(port) > 65535) {
+                    fail(at, "smart host: bad port in '" + host + "'");
+                }
+                s.port = static_cast<uint16_t>(std::stoi(port));
+            }
+            auto d = normalize_domain(name, err);
+            if (!d) fail(at, "smart host: " + err);
+            s.host = *d;
+        }
+        if (auto v = string_at(t, "tls")) {
+            if (*v == "none") s.tls = SmarthostTls::None;
+            else if (*v == "starttls") s.tls = SmarthostTls::StartTls;
+            else if (*v == "implicit") s.tls = SmarthostTls::Implicit;
+            else fail(t.get("tls"), "smart host tls must be none, starttls or implicit");
+        }
+        if (auto v = bool_at(t, "tls_verify")) s.tls_verify = *v;
+        if (auto v = string_at(t, "ca_file")) s.ca_file = *v;
+        if (auto v = string_at(t, "username")) s.username = *v;
+        if (auto v = string_at(t, "password")) s.password = *v;
+        if (auto v = string_at(t, "password_file")) {
+            if (t.contains("password")) fail(t.get("password_file"), "give password or password_file, not both");
+            std::ifstream in(*v);
+            if (!in || !std::getline(in, s.password)) {
+                fail(t.get("password_file"), "cannot read password_file '" + *v + "'");
+            }
+            if (!s.password.empty() && s.password.back() == '\r') s.password.pop_back();
+        }
+        if (!s.username.empty() && s.password.empty()) fail(t.get("username"), "smart host username needs a password");
+        return s;
     }
 
     void dns(const toml::table& t, Config& c) const {
-        check_keys(t, "dns", {"servers"});
+        check_keys(t, "dns", {"servers", "timeout_ms", "attempts", "cache_entries"});
         const toml::node* arr = t.get("servers");
         for (const std::string& raw : strings_at(t, "servers")) {
             std::string err;
             auto hp = parse_host_port(raw, uint16_t{53}, err);
             if (!hp) fail(arr, "[dns] servers: " + err);
             bool v6 = hp->host.find(':') != std::string::npos;
-            c.dns_servers.push_back((v6 ? "[" + hp->host + "]" : hp->host) + ":" +
+            c.dns.servers.push_back((v6 ? "[" + hp->host + "]" : hp->host) + ":" +
                                     std::to_string(hp->port));
+        }
+        if (auto v = int_at(t, "timeout_ms", 10, 60000)) c.dns.timeout = std::chrono::milliseconds(*v);
+        if (auto v = int_at(t, "attempts", 1, 10)) c.dns.attempts = static_cast<unsigned>(*v);
+        if (auto v = int_at(t, "cache_entries", 0, 10000000)) c.dns.cache_entries = static_cast<size_t>(*v);
+    }
+
+    // [dkim] and [[dkim.domain]] (docs/configuration.md, docs/dkim.md).
+    void dkim(const toml::table& t, Dkim& out) const {
+        check_keys(t, "dkim", {"enabled", "canonicalization", "headers", "oversign",
+                               "expiration_seconds", "domain"});
+        auto canon = [&](const toml::table& tt) -> std::optional<std::string> {
+            auto v = string_at(tt, "canonicalization");
+            if (!v) return std::nullopt;
+            static const std::set<std::string> ok = {"relaxed/relaxed", "relaxed/simple",
+                                                     "simple/relaxed", "simple/simple",
+                                                     "relaxed", "simple"};
+            if (!ok.count(*v)) {
+                fail(tt.get("canonicalization"),
+                     "[dkim] canonicalization must be relaxed/relaxed, relaxed/simple, "
+                     "simple/relaxed or simple/simple");
+            }
+            return *v;
+        };
+        auto names = [&](std::string_view key) {
+            auto list = strings_at(t, key);
+            for (const auto& n : list) {
+                bool ok = !n.empty() && std::all_of(n.begin(), n.end(), [](char ch) {
+                    return ch > 32 && ch < 127 && ch != ':';
+                });
+                if (!ok) fail(t.get(key), "[dkim] " + std::string(key) + ": bad header field name");
+            }
+            return list;
+        };
+        if (auto v = bool_at(t, "enabled")) out.enabled = *v;
+        if (auto v = canon(t)) out.canonicalization = *v;
+        out.headers = names("headers");
+        out.oversign = names("oversign");
+        if (auto v = int_at(t, "expiration_seconds", 0, 10 * 365 * 86400)) out.expiration = std::chrono::seconds(*v);
+        const toml::node* dn = t.get("domain");
+        if (!dn) return;
+        if (!dn->is_array_of_tables()) fail(dn, "'dkim.domain' must be an array of tables: [[dkim.domain]]");
+        std::set<std::string> seen;
+        for (const toml::node& e : *dn->as_array()) {
+            const toml::table& dt = *e.as_table();
+            check_keys(dt, "dkim.domain", {"name", "enabled", "selectors", "canonicalization"});
+            DkimDomain d;
+            auto name = string_at(dt, "name");
+            if (!name) fail(&e, "[[dkim.domain]] needs name = \"example.com\"");
+            std::string err;
+            auto norm = normalize_domain(*name, err);
+            if (!norm) fail(dt.get("name"), "[[dkim.domain]] name: " + err);
+            if (!seen.insert(*norm).second) fail(dt.get("name"), "[[dkim.domain]] '" + *norm + "' twice");
+            d.domain = *norm;
+            if (auto v = bool_at(dt, "enabled")) d.enabled = *v;
+            d.selectors = strings_at(dt, "selectors");
+            for (const auto& sel : d.selectors) {
+                bool ok = !sel.empty() && sel.size() <= 63 && std::all_of(sel.begin(), sel.end(), [](char ch) {
+                    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+                });
+                if (!ok) fail(dt.get("selectors"), "[[dkim.domain]] selectors: bad selector '" + sel + "'");
+            }
+            if (auto v = canon(dt)) d.canonicalization = *v;
+            out.domains.push_back(std::move(d));
         }
     }
 

@@ -183,7 +183,9 @@ class PetrelInstance:
             "hostname": "mx.example.test",
             "listener": [{"kind": l.kind, "address": l.address} for l in self.listeners],
             "domains": {"local": ["example.test", "bücher.test"], "relay": ["partner.test"]},
-            "delivery": {"mode": "mx"},
+            # Delivery paused: tests that are not about delivery look at the queue undisturbed
+            # (tests/integration/test_delivery.py turns it on).
+            "delivery": {"mode": "mx", "paused": True},
             # Keep AUTH throttling out of the way of the tests that do not test it.
             "auth": {"max_failures": 50, "failure_delay_ms": 0},
         }
@@ -218,17 +220,7 @@ class PetrelInstance:
 
     # -- process -----------------------------------------------------------------------------
     def start(self):
-        self.write_config()
-        if self.user:
-            self.add_user(self.user, self.password)
-        self._out = open(self.stdout_path, "wb")
-        self._err = open(self.stderr_path, "wb")
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        self.proc = subprocess.Popen(
-            [petrel_bin(), "serve", "--config", str(self.config_path)],
-            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err, cwd=self.workdir,
-            env=env, start_new_session=True)
+        self.spawn()
         try:
             for l in self.listeners:
                 wait_until(lambda l=l: self._accepts(l), self.start_timeout,
@@ -236,6 +228,23 @@ class PetrelInstance:
         except Exception:
             self.stop(check=False)
             raise AssertionError(f"petrel did not start listening:\n{self.output()}")
+        return self
+
+    def spawn(self):
+        """Starts `petrel serve` without waiting for it to listen (crash tests kill it while it
+        recovers); start() is spawn() plus the readiness wait."""
+        self.write_config()
+        if self.user:
+            self.add_user(self.user, self.password)
+        # Append: a restarted instance (crash tests) keeps the log of every earlier run.
+        self._out = open(self.stdout_path, "ab")
+        self._err = open(self.stderr_path, "ab")
+        env = dict(os.environ)
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        self.proc = subprocess.Popen(
+            [petrel_bin(), "serve", "--config", str(self.config_path)],
+            stdin=subprocess.DEVNULL, stdout=self._out, stderr=self._err, cwd=self.workdir,
+            env=env, start_new_session=True)
         return self
 
     def _accepts(self, l: Listener) -> bool:
@@ -285,6 +294,18 @@ class PetrelInstance:
             raise PetrelCrashed(f"petrel exited unexpectedly with {self.proc.returncode}:\n"
                                 f"{self.log_tail()}")
         _check_sanitizers(self.output(), "petrel serve")
+
+    def kill(self):
+        """SIGKILL by PID (a crash; not a power loss: the page cache survives) and reap it."""
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+        for f in (getattr(self, "_out", None), getattr(self, "_err", None)):
+            if f:
+                f.close()
+        self.proc = None
 
     def stop(self, check: bool = True, term_timeout: float = 10.0):
         """SIGTERM by PID, SIGKILL after `term_timeout`. With check: raise on crash/ASan/hang."""

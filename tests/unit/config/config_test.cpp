@@ -124,6 +124,9 @@ mode = "mx"
 
 [dns]
 servers = ["127.0.0.1:5353", "::1", "[::1]:53"]
+timeout_ms = 300
+attempts = 1
+cache_entries = 50
 
 [http]
 address = "127.0.0.1:9025"
@@ -166,7 +169,10 @@ outbound_port = 2500
     EXPECT_EQ(c.max_connections, 100u);
     EXPECT_EQ(c.max_connections_per_ip, 5u);
     EXPECT_EQ(c.delivery_mode, DeliveryMode::Mx);
-    EXPECT_EQ(c.dns_servers, (std::vector<std::string>{"127.0.0.1:5353", "[::1]:53", "[::1]:53"}));
+    EXPECT_EQ(c.dns.servers, (std::vector<std::string>{"127.0.0.1:5353", "[::1]:53", "[::1]:53"}));
+    EXPECT_EQ(c.dns.timeout, std::chrono::milliseconds(300));
+    EXPECT_EQ(c.dns.attempts, 1u);
+    EXPECT_EQ(c.dns.cache_entries, 50u);
     EXPECT_EQ(c.http_address, "127.0.0.1:9025");
     EXPECT_EQ(c.queue.max_spool_bytes, 1000000u);
     ASSERT_TRUE(c.testing_outbound_port.has_value());
@@ -233,6 +239,8 @@ const ErrorCase kErrors[] = {
     {"TlsHalf", "[tls]\ncert = \"c.pem\"\n", "1: [tls] needs both cert and key (or neither, for a self-signed pair)"},
     {"BadDns", "[dns]\nservers = [\"dns.example:53\"]\n",
      "2: [dns] servers: bad address 'dns.example:53': host must be an IP address"},
+    {"DnsTimeoutZero", "[dns]\ntimeout_ms = 0\n", "2: 'timeout_ms' must be between 10 and 60000"},
+    {"DnsAttemptsHigh", "[dns]\n\nattempts = 11\n", "3: 'attempts' must be between 1 and 10"},
     {"BadHttp", "[http]\naddress = \"127.0.0.1\"\n",
      "2: [http] address: bad address '127.0.0.1': expected host:port"},
     {"OutboundPortZero", "[testing]\noutbound_port = 0\n", "2: 'outbound_port' must be between 1 and 65535"},
@@ -286,6 +294,55 @@ TEST(ConfigValues, Domains) {
     EXPECT_FALSE(normalize_domain("a_b.test", err));
     EXPECT_FALSE(normalize_domain("[127.0.0.1]", err));
     EXPECT_FALSE(normalize_domain(std::string(64, 'a') + ".test", err));
+}
+
+// [local] (config.h Local; docs/configuration.md): defaults, every key, errors with their line.
+TEST_F(ConfigFile, LocalDefaults) {
+    EXPECT_EQ(default_config().local.maildir_root, "./petrel-data/mail");
+    Config c = load("data_dir = \"/srv/petrel\"\n");
+    EXPECT_EQ(c.local.maildir_root, "/srv/petrel/mail");
+    EXPECT_TRUE(c.local.users.empty());
+    EXPECT_TRUE(c.local.aliases.empty());
+    EXPECT_FALSE(c.local.use_store_users);
+}
+
+TEST_F(ConfigFile, LocalEveryKey) {
+    Config c = load(
+        "[local]\n"
+        "maildir_root = \"/var/mail/petrel\"\n"
+        "users = [\"Alice\", \"bob\"]\n"
+        "use_store_users = true\n"
+        "aliases = { Postmaster = \"alice\", info = \"BOB\" }\n");
+    EXPECT_EQ(c.local.maildir_root, "/var/mail/petrel");
+    EXPECT_EQ(c.local.users, (std::vector<std::string>{"alice", "bob"}));
+    EXPECT_TRUE(c.local.use_store_users);
+    ASSERT_EQ(c.local.aliases.size(), 2u);
+    EXPECT_EQ(c.local.aliases[0], (std::pair<std::string, std::string>{"postmaster", "alice"}));
+    EXPECT_EQ(c.local.aliases[1], (std::pair<std::string, std::string>{"info", "bob"}));
+}
+
+TEST_F(ConfigFile, LocalAliasesAsATable) {
+    Config c = load("[local]\nusers = [\"alice\"]\n[local.aliases]\nabuse = \"alice\"\n");
+    ASSERT_EQ(c.local.aliases.size(), 1u);
+    EXPECT_EQ(c.local.aliases[0].first, "abuse");
+}
+
+TEST_F(ConfigFile, LocalErrorsNameTheLine) {
+    EXPECT_EQ(error_of("[local]\nuser = [\"a\"]\n"), "2: unknown key 'local.user'");
+    EXPECT_EQ(error_of("[local]\n\nusers = [\"../etc\"]\n"),
+              "3: [local] users: '../etc' is not a usable mailbox name");
+    EXPECT_EQ(error_of("[local]\nusers = [\"a\", \"A\"]\n"), "2: [local] users lists 'a' twice");
+    EXPECT_EQ(error_of("[local]\nmaildir_root = \"\"\n"), "2: [local] maildir_root must not be empty");
+    EXPECT_EQ(error_of("[local]\nuse_store_users = 1\n"), "2: 'use_store_users' must be true or false");
+    EXPECT_EQ(error_of("[local]\nusers = [\"a\"]\n[local.aliases]\nx = 5\n"),
+              "4: [local.aliases] 'x' must be a user name (a string)");
+    EXPECT_EQ(error_of("[local]\nusers = [\"a\"]\n[local.aliases]\nx = \"a/b\"\n"),
+              "4: [local.aliases] 'x': not a usable mailbox name");
+    EXPECT_EQ(error_of("[local]\nusers = [\"a\"]\n[local.aliases]\na = \"b\"\n"),
+              "4: [local] 'a' is both a user and an alias");
+    EXPECT_EQ(error_of("[local]\n[local.aliases]\nx = \"y\"\ny = \"z\"\n"),
+              "3: [local.aliases] 'x' points at the alias 'y': an alias must name a user");
+    EXPECT_EQ(error_of("[local]\naliases = 3\n"), "2: 'aliases' must be a table: [aliases]");
 }
 
 }  // namespace
