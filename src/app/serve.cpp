@@ -1,6 +1,6 @@
 // app/serve.cpp — see serve.h. The wiring of the daemon, in plain sight (STYLE §8):
 // config → logs → data_dir → store → spool → queue manager (recovery) → TLS → SMTP server →
-// bind → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
+// bind → DKIM keys → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
 #include "app/serve.h"
 
 #include <sys/stat.h>
@@ -27,6 +27,7 @@
 #include "delivery/maildir.h"
 #include "dns/cares_resolver.h"
 #include "dns/caching_resolver.h"
+#include "mailauth/dkim/key_store.h"
 #include "net/tls.h"
 #include "policy/local_recipients.h"
 #include "policy/relay_policy.h"
@@ -174,6 +175,10 @@ int serve(const std::string& config_file) {
         // privilege drop, so the socket file belongs to the user petrel runs as.
         control::ControlServer control(io, queue, control::socket_path(cfg.data_dir));
         smtp.bind();  // as root if started as root: ports below 1024
+        // DKIM keys (docs/dkim.md) are 0600 files: read now, before the privilege drop.
+        const mailauth::dkim::SigningKeys dkim_keys = mailauth::dkim::load_signing_keys(cfg.data_dir, cfg.dkim);
+        for (const std::string& w : dkim_keys.warnings) spdlog::warn("dkim: {}", w);
+        for (const auto& d : dkim_keys.domains) spdlog::info("dkim: signing for {} ({} key(s))", d.domain, d.keys.size());
 
         if (!user.empty()) {
             drop_privileges(user, cfg.data_dir);
@@ -203,7 +208,8 @@ int serve(const std::string& config_file) {
                 [&maildir](const std::string& user, std::string_view message, const mail::Envelope& env) {
                     delivery::DeliveryOutcome o = maildir->deliver(user, message, env);
                     return delivery::LocalOutcome{o.ok, o.permanent, o.reply};
-                });
+                },
+                &dkim_keys);
             outbound->start();
         } else if (cfg.delivery.paused) {
             spdlog::warn("delivery paused ([delivery] paused = true): mail is queued, not delivered");

@@ -17,6 +17,8 @@
 
 #include "base/escape.h"
 #include "delivery/pool_call.h"
+#include "delivery/spool_source.h"
+#include "mailauth/dkim/key_store.h"
 #include "net/tls.h"
 
 namespace petrel::delivery {
@@ -28,6 +30,7 @@ namespace {
 constexpr size_t kMaxInFlight = 2000;  // messages taken and not yet recorded (bounds memory)
 constexpr auto kTick = 1s;             // the scheduler looks at the queue at least this often
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr size_t kDkimHeadBytes = 64 * 1024;  // where the From field is looked for first
 
 bool listed(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
@@ -36,13 +39,15 @@ bool listed(const std::vector<std::string>& v, const std::string& s) {
 
 DeliveryEngine::DeliveryEngine(asio::io_context& io, const config::Config& cfg,
                                queue::QueueManager& queue, const queue::FileSpool& spool,
-                               dns::Resolver& resolver, LocalDeliver local)
+                               dns::Resolver& resolver, LocalDeliver local,
+                               const mailauth::dkim::SigningKeys* dkim)
     : io_(io),
       cfg_(cfg),
       queue_(queue),
       spool_(spool),
       resolver_(resolver),
       local_(std::move(local)),
+      dkim_(dkim && !dkim->domains.empty() ? dkim : nullptr),
       retry_(cfg.delivery),
       timer_(io),
       rng_(std::random_device{}()) {
@@ -132,12 +137,14 @@ asio::awaitable<void> DeliveryEngine::load(std::vector<std::string> ids) {
     struct Loaded {
         std::optional<queue::SpoolEntry> entry;
         uint32_t attempts = 0;
+        std::string dkim_header;
     };
     auto op = on_pool<std::vector<Loaded>>(pool_, [this, ids] {
         std::vector<Loaded> out(ids.size());
         for (size_t i = 0; i < ids.size(); ++i) {
             out[i].entry = queue_.entry(ids[i]);
             if (auto info = queue_.info(ids[i])) out[i].attempts = info->attempts;
+            if (out[i].entry) out[i].dkim_header = dkim_sign(ids[i], *out[i].entry);
         }
         return out;
     });
@@ -152,8 +159,45 @@ asio::awaitable<void> DeliveryEngine::load(std::vector<std::string> ids) {
         work->entry = std::move(*loaded[i].entry);
         work->bounce = queue::is_petrel_bounce(work->entry.envelope);
         work->attempts = loaded[i].attempts;
+        work->dkim_header = std::move(loaded[i].dkim_header);
         dispatch(std::move(work));
     }
+}
+
+// Once per message and attempt, before its first transaction (on the pool: it reads the spool
+// file). Only mail that leaves by SMTP is signed: not DSNs petrel wrote, not Maildir-only mail.
+// The From domain is looked up in the first 64 KiB; only when it has keys is the whole message
+// read (sign_outbound hashes it in memory: at most the accepted maximum message size).
+std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::SpoolEntry& entry) const {
+    if (!dkim_ || queue::is_petrel_bounce(entry.envelope)) return {};
+    bool remote = false;
+    for (size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
+        remote |= entry.states[i] == queue::RecipientState::Pending &&
+                  !listed(cfg_.domains.local, entry.envelope.recipients[i].mailbox.domain);
+    }
+    if (!remote) return {};
+    SpoolSource src(spool_.path_of(id), entry.message_offset, entry.message_size);
+    std::optional<std::string_view> head = src.read(kDkimHeadBytes);
+    if (!head) return {};
+    const size_t end = head->find("\r\n\r\n");
+    if (end != std::string_view::npos) {  // the whole header section: is there a key at all?
+        const std::string_view fields = head->substr(0, end + 4);
+        if (!dkim_->find(mailauth::dkim::from_domain(fields))) return {};
+    }
+    std::optional<std::string> message = queue_.message(id);
+    if (!message) return {};
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    mailauth::dkim::SignOutcome out =
+        mailauth::dkim::sign_outbound(*dkim_, *message, static_cast<uint64_t>(now.count()));
+    if (!out.ok()) {  // sent unsigned: a receiver treats it as mail without a signature
+        spdlog::warn("delivery: qid={} not DKIM-signed: {}", id, base::escape_for_log(out.error));
+        return {};
+    }
+    if (!out.header.empty()) {
+        spdlog::info("delivery: qid={} dkim signed d={}", id, mailauth::dkim::from_domain(*message));
+    }
+    return out.header;
 }
 
 std::shared_ptr<Destination> DeliveryEngine::destination_for(const std::string& domain) {

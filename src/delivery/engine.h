@@ -12,7 +12,8 @@
 // Trust: queue entries are petrel's own; every byte from a peer goes to smtp::ClientSession
 // and reaches logs escaped. Routing and limits come from the validated config.
 // RFC 5321 §4.5.4 (retries), §5.1 (MX, through dns::plan_mx), RFC 7505 (null MX: 556 5.1.10),
-// RFC 3461/3464 (reports, built by mail::build_dsn), RFC 3207/8314 (TLS), RFC 4954 (AUTH).
+// RFC 3461/3464 (reports, built by mail::build_dsn), RFC 3207/8314 (TLS), RFC 4954 (AUTH),
+// RFC 6376 §5 (DKIM signing of SMTP deliveries, by mailauth::dkim::sign_outbound).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +40,10 @@
 #include "queue/file_spool.h"
 #include "queue/queue_manager.h"
 #include "smtp/client_session.h"
+
+namespace petrel::mailauth::dkim {
+struct SigningKeys;  // mailauth/dkim/key_store.h
+}
 
 namespace petrel::delivery {
 
@@ -69,6 +74,7 @@ struct MessageWork {
     size_t jobs_left = 0;
     std::vector<Outcome> outcomes;
     int64_t resume_ms = 0;         // earliest time a paused destination takes it again
+    std::string dkim_header;       // DKIM-Signature fields sent before the stored message (SMTP only)
 };
 
 // Recipients of one message for one destination: one SMTP transaction.
@@ -100,7 +106,8 @@ class DeliveryEngine {
 public:
     DeliveryEngine(boost::asio::io_context& io, const config::Config& cfg,
                    queue::QueueManager& queue, const queue::FileSpool& spool,
-                   dns::Resolver& resolver, LocalDeliver local);
+                   dns::Resolver& resolver, LocalDeliver local,
+                   const mailauth::dkim::SigningKeys* dkim = nullptr);  // outlives the engine
     ~DeliveryEngine();
     DeliveryEngine(const DeliveryEngine&) = delete;
     DeliveryEngine& operator=(const DeliveryEngine&) = delete;
@@ -123,6 +130,7 @@ private:
     bool may_send(Destination& d, int64_t now_ms);
     void fail_job(const Job& job, const smtp::Reply& reply, bool from_server, const std::string& mta);
     boost::asio::awaitable<void> local_job(Job job);
+    std::string dkim_sign(const std::string& id, const queue::SpoolEntry& entry) const;  // pool
     // reports.cpp: completing a message
     boost::asio::awaitable<void> complete(std::shared_ptr<MessageWork> work);
     boost::asio::awaitable<void> send_reports(const MessageWork& work, int64_t now_ms,
@@ -144,6 +152,7 @@ private:
     const queue::FileSpool& spool_;
     dns::Resolver& resolver_;
     LocalDeliver local_;
+    const mailauth::dkim::SigningKeys* dkim_;  // nullptr or no domains: nothing is signed
     RetryPolicy retry_;
     boost::asio::thread_pool pool_{2};
     boost::asio::steady_timer timer_;

@@ -106,6 +106,9 @@ smtp::ClientTransaction DeliveryEngine::transaction(const Job& job) const {
     t.envelope.facts = e.envelope.facts;
     for (size_t i : job.rcpts) t.envelope.recipients.push_back(e.envelope.recipients[i]);
     t.message = std::make_shared<SpoolSource>(spool_.path_of(e.id), e.message_offset, e.message_size);
+    if (!job.msg->dkim_header.empty()) {  // signed once per message (engine.cpp, dkim_sign)
+        t.message = std::make_shared<PrefixSource>(job.msg->dkim_header, std::move(t.message));
+    }
     t.requires_smtputf8 = e.envelope.params.smtputf8;  // refined by the session's own check
     return t;
 }

@@ -33,4 +33,14 @@ std::optional<std::string_view> SpoolSource::read(size_t max) {
     return std::string_view(buffer_.data(), got);
 }
 
+std::optional<std::string_view> PrefixSource::read(size_t max) {
+    if (pos_ < prefix_.size() && max > 0) {
+        const size_t n = std::min(max, prefix_.size() - pos_);
+        std::string_view slice(prefix_.data() + pos_, n);
+        pos_ += n;
+        return slice;
+    }
+    return rest_->read(max);
+}
+
 }  // namespace petrel::delivery

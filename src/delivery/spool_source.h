@@ -6,12 +6,16 @@
 // operator) the open descriptor still reads the whole message, which is what a transaction
 // already started needs. Trust: the file is petrel's own; a short read (a damaged disk) ends
 // the body with nullopt and the session drops the connection without the final dot.
+// PrefixSource puts petrel's own header fields (the DKIM-Signature, RFC 6376 §5.6: prepended)
+// before such a source on the wire, so the spool file itself is never changed.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "smtp/client_session.h"
 
@@ -33,6 +37,20 @@ private:
     int fd_ = -1;
     uint64_t offset_, size_, pos_ = 0;
     std::string buffer_;
+};
+
+// `prefix` (complete CRLF-ended header fields), then everything `rest` yields.
+class PrefixSource final : public smtp::MessageSource {
+public:
+    PrefixSource(std::string prefix, std::shared_ptr<smtp::MessageSource> rest)
+        : prefix_(std::move(prefix)), rest_(std::move(rest)) {}
+    uint64_t size() const override { return prefix_.size() + rest_->size(); }
+    std::optional<std::string_view> read(size_t max) override;
+
+private:
+    std::string prefix_;
+    size_t pos_ = 0;
+    std::shared_ptr<smtp::MessageSource> rest_;
 };
 
 }  // namespace petrel::delivery

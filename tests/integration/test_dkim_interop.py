@@ -26,6 +26,7 @@ from petrel_harness import petrel_bin  # noqa: E402
 import dns_server  # noqa: E402
 
 dkim = pytest.importorskip("dkim")
+from dkim_check import dkimpy_verify_all, record_of  # noqa: E402
 
 DOMAIN = "example.test"
 NOW = 1790000000
@@ -52,12 +53,6 @@ def run(args, stdin=b"", check=True):
     return p
 
 
-def record_of(line: str) -> tuple[str, str]:
-    """`s._domainkey.d. IN TXT "a" "b"` → (name, "ab")."""
-    name = line.split()[0].rstrip(".")
-    return name, "".join(re.findall(r'"([^"]*)"', line))
-
-
 @pytest.fixture(scope="module")
 def deployment():
     tmp = tempfile.mkdtemp(prefix="petrel-dkim-")
@@ -82,29 +77,9 @@ def deployment():
         yield {"dir": Path(tmp), "config": str(cfg), "records": records, "dns": dns}
 
 
-def dnsfunc_for(records):
-    def dnsfunc(name, timeout=5):
-        n = name.decode().rstrip(".") if isinstance(name, bytes) else name.rstrip(".")
-        r = records.get(n)
-        return r.encode() if r is not None else None
-    return dnsfunc
-
-
 def petrel_sign(dep, msg, selector, canon):
     return run(["dkim", "sign", "--config", dep["config"], "--domain", DOMAIN, "--selector", selector,
                 "--canonicalization", canon, "--now", str(NOW)], msg).stdout
-
-
-def dkimpy_verify_all(signed: bytes, records) -> list[bool]:
-    d = dkim.DKIM(signed)
-    n = len([h for h in d.headers if h[0].lower() == b"dkim-signature"])
-    out = []
-    for i in range(n):
-        try:
-            out.append(bool(d.verify(idx=i, dnsfunc=dnsfunc_for(records))))
-        except dkim.ValidationError:  # dkimpy raises on a body hash mismatch
-            out.append(False)
-    return out
 
 
 MAIL_DKIM_SCRIPT = r"""
