@@ -47,7 +47,7 @@ RSS0=$(status_kib "$PID" VmRSS)
 echo "== fill: $N messages of $SIZE bytes, $SESSIONS sessions"
 t0=$(now); rc=0
 timeout "$FILL_TIMEOUT" /usr/sbin/smtp-source -d -s "$SESSIONS" -m "$N" -l "$SIZE" -M bench.test \
-  -f sender@bench.test -t rcpt@bench.test "127.0.0.1:$PORT" >"$WORK/source.log" 2>&1 || rc=$?
+  -f sender@bench.test -t rcpt@relay.bench.test "127.0.0.1:$PORT" >"$WORK/source.log" 2>&1 || rc=$?
 t1=$(now)
 kill -0 "$PID" 2>/dev/null || { echo "petrel died during the fill:" >&2; tail -20 "$D/petrel.log" >&2; exit 1; }
 QUEUED=$(find "$D/data/spool/queue" -type f | wc -l)
@@ -56,7 +56,7 @@ FILL_RATE=$(awk -v n="$QUEUED" -v d="$FILL_S" 'BEGIN{printf "%.0f", n/d}')
 [ "$rc" = 0 ] || echo "smtp-source exited $rc (124: FILL_TIMEOUT); $(tail -3 "$WORK/source.log")"
 echo "queued $QUEUED in $FILL_S s ($FILL_RATE msg/s)"
 RSS1=$(status_kib "$PID" VmRSS); HWM1=$(status_kib "$PID" VmHWM)
-DU=$(du -sk "$D/data/spool" | cut -f1)
+DU=$(du -sk "$D/data/spool" 2>/dev/null | cut -f1 || true)
 
 LIST="n/a (no \`petrel queue\` in this binary)"
 if "$PETREL_BIN" queue --help >/dev/null 2>&1; then

@@ -35,6 +35,7 @@ address = "127.0.0.1:$PORT"
 
 [domains]
 local = ["bench.test"]
+relay = ["relay.bench.test"]  # backlog.sh: remote mail that cannot leave
 
 [delivery]
 mode = "${DELIVERY_MODE:-sandbox}"
