@@ -127,7 +127,7 @@ if [ -n "$MD" ]; then
     echo "Postfix's \`smtp-source\` drives each server in turn with the same load: one message per"
     echo "connection, \`-s\` sessions in parallel, \`-r\` recipients, \`-l\` bytes of body. msg/s ="
     echo "messages found in the queue afterwards / wall time of the run (petrel: files in"
-    echo "spool/queue/, every one fdatasynced, renamed and its directory fsynced before its 250;"
+    echo "spool/queue/, every one created there, fdatasynced and its directory fsynced before its 250;"
     echo "Postfix: queue files, fsynced by cleanup before its 250, queue manager off). smtp-sink"
     echo "accepts and discards (the protocol ceiling). Fresh queue per cell. Target (issue 3): at"
     echo "20 sessions with 1 KiB, petrel ≥ 3× Postfix and ≥ 0.5× smtp-sink."
