@@ -111,7 +111,8 @@ FileSpool::FileSpool(FileSpoolOptions options) : options_(std::move(options)) {
     }
     tmp_fd_ = open_dir(tmp_dir_);
     queue_fd_ = open_dir(queue_dir_);
-    // Anything in tmp/ was never renamed, so never acknowledged: drop it.
+    // tmp/ was used by earlier versions (write there, then rename): its leftovers were never
+    // acknowledged, so drop them.
     for (const std::string& name : list_names(tmp_fd_)) {
         if (::unlinkat(tmp_fd_, name.c_str(), 0) == 0) ++stats_.removed_tmp;
     }
@@ -287,12 +288,17 @@ void FileSpool::write_job(Job& job) {
         reserved_ += job.bytes;
         job.reserved = true;
     }
-    const std::string tmp_path = tmp_dir_ + "/" + job.id;
-    // 1. Write to tmp/ (never visible in queue/ while incomplete).
-    int fd = ::openat(tmp_fd_, job.id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+    const std::string path = path_of(job.id);
+    // 1. Create the file in queue/ under its final name. No rename: the directory entry is made
+    // in the same journal transaction as the file, so the batch's directory fsync (step 3)
+    // finds it already committed by step 2 and costs no journal commit of its own. Until
+    // done(Ok) nothing reads it: the index learns of it only then, and recovery (which refuses
+    // torn files) runs only under the spool lock, never beside a writer. O_EXCL: an existing
+    // message is never overwritten.
+    int fd = ::openat(queue_fd_, job.id.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (fd < 0) {
         int err = errno;
-        job.outcome = {classify(err), errno_text("cannot create", tmp_path, err)};
+        job.outcome = {classify(err), errno_text("cannot create", path, err)};
         return;
     }
     int err = 0;
@@ -307,37 +313,31 @@ void FileSpool::write_job(Job& job) {
         if (::close(fd) != 0 && err == 0) err = errno;
     }
     if (err != 0) {
-        ::unlinkat(tmp_fd_, job.id.c_str(), 0);
-        job.outcome = {classify(err), errno_text(step, tmp_path, err)};
+        // Never acknowledged: take the partial file out of queue/ again.
+        ::unlinkat(queue_fd_, job.id.c_str(), 0);
+        job.outcome = {classify(err), errno_text(step, path, err)};
         return;
     }
-    // 3. Into queue/: atomic, and only after the data is durable.
-    if (::renameat(tmp_fd_, job.id.c_str(), queue_fd_, job.id.c_str()) != 0) {
-        err = errno;
-        ::unlinkat(tmp_fd_, job.id.c_str(), 0);
-        job.outcome = {classify(err), errno_text("cannot rename", job.id, err)};
-        return;
-    }
-    job.renamed = true;
+    job.stored = true;
 }
 
 void FileSpool::finish_round(std::vector<std::unique_ptr<Batch>>& round) {
-    // 4. One directory fsync makes every rename of every batch in this round durable: each of
-    // those renames completed before the fsync was issued. Workers keep writing the next
-    // messages meanwhile.
-    bool any_renamed = false;
+    // 3. One directory fsync makes the entry of every file of every batch in this round durable:
+    // each was created before the fsync was issued. Workers keep writing the next messages
+    // meanwhile.
+    bool any_stored = false;
     for (auto& batch : round) {
-        for (Job& job : batch->jobs) any_renamed = any_renamed || job.renamed;
+        for (Job& job : batch->jobs) any_stored = any_stored || job.stored;
     }
     int dir_err = 0;
-    if (any_renamed && ::fsync(queue_fd_) != 0) dir_err = errno;
+    if (any_stored && ::fsync(queue_fd_) != 0) dir_err = errno;
     if (dir_err != 0) {
         // Not known to be durable: take the files back so nothing half-promised stays visible.
         for (auto& batch : round) {
             for (Job& job : batch->jobs) {
-                if (!job.renamed) continue;
+                if (!job.stored) continue;
                 ::unlinkat(queue_fd_, job.id.c_str(), 0);
-                job.renamed = false;
+                job.stored = false;
                 job.outcome = {classify(dir_err), errno_text("cannot sync", queue_dir_, dir_err)};
             }
         }
@@ -345,23 +345,23 @@ void FileSpool::finish_round(std::vector<std::unique_ptr<Batch>>& round) {
     }
     {
         std::lock_guard lk(mu_);
-        if (any_renamed) ++stats_.dir_fsyncs;
+        if (any_stored) ++stats_.dir_fsyncs;
         for (auto& batch : round) {
-            bool batch_renamed = false;
+            bool batch_stored = false;
             for (Job& job : batch->jobs) {
                 if (job.reserved) reserved_ -= job.bytes;
-                if (job.renamed) {
+                if (job.stored) {
                     bytes_ += job.bytes;
                     ++stats_.commits;
-                    batch_renamed = true;
+                    batch_stored = true;
                 } else {
                     ++stats_.failures;
                 }
             }
-            if (batch_renamed) ++stats_.batches;
+            if (batch_stored) ++stats_.batches;
         }
     }
-    // 5. Only now may the sessions reply 250.
+    // 4. Only now may the sessions reply 250.
     for (auto& batch : round) {
         for (Job& job : batch->jobs) {
             std::string().swap(job.message);

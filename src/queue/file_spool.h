@@ -1,21 +1,24 @@
 // queue/file_spool.h — the durable spool: one file per message under <data_dir>/spool/, made
 // durable with group commit (docs/queue-format.md).
 //
-// Commit of one message: write header + message to spool/tmp/<id>, fdatasync it, rename it to
-// spool/queue/<id>, fsync spool/queue/. A pool of sync workers (kSyncThreads) takes commits as
-// they arrive and does the first three steps for each, many at once, so the filesystem folds
-// their fdatasyncs into shared journal commits. The worker that completes a batch then syncs
-// the directory ONCE for every batch whose renames are done at that moment (or leaves it to the
-// worker already doing so, which takes it next), and only then calls their `done` — concurrent
-// sessions share the directory fsync (issue 3, "group commit"), and the other workers keep
-// writing while it runs. A message is acknowledged only after its rename is on stable
-// storage (RFC 5321 §6.1: the 250 is a promise).
+// Commit of one message: create spool/queue/<id> (O_EXCL), write header + message, fdatasync
+// it, fsync spool/queue/. A pool of sync workers (kSyncThreads) takes commits as they arrive
+// and does the first two steps for each, many at once, so the filesystem folds their
+// fdatasyncs into shared journal commits; the directory entry rides in the same commit as the
+// data (no rename). The worker that completes a batch then syncs the directory ONCE for every
+// batch whose files are done at that moment (or leaves it to the worker already doing so,
+// which takes it next), and only then calls their `done` — concurrent sessions share the
+// directory fsync (issue 3, "group commit"), and the other workers keep writing while it runs.
+// A message is acknowledged only after its data and directory entry are on stable storage
+// (RFC 5321 §6.1: the 250 is a promise). A file in queue/ may be incomplete until its `done`:
+// nothing reads it before (the index learns of it on done(Ok); recovery and the offline CLI
+// need the spool lock), and recovery refuses torn files.
 // Faults: ENOSPC/EDQUOT or the quota (max_spool_bytes) -> CommitStatus::NoSpace; any other
-// error -> IoError; in both cases the temporary file is removed and nothing is left visible.
-// Start-up: leftovers in spool/tmp/ (never acknowledged) are removed and the bytes in
-// spool/queue/ are counted (for the quota). Reading the files back, with their per-recipient
-// state, is the queue manager's job (queue_manager.h, `recover`). The spool keeps no per-message
-// memory: a backlog of a million messages costs it nothing.
+// error -> IoError; in both cases the partial file is removed from queue/.
+// Start-up: leftovers in spool/tmp/ (earlier versions wrote there first) are removed and the
+// bytes in spool/queue/ are counted (for the quota). Reading the files back, with their
+// per-recipient state, is the queue manager's job (queue_manager.h, `recover`). The spool keeps
+// no per-message memory: a backlog of a million messages costs it nothing.
 // Thread-safety: every public method may be called from any thread. Only queue/ touches the
 // spool directory (STYLE §2). Construction throws std::runtime_error (start-up only).
 #pragma once
@@ -88,7 +91,7 @@ private:
         CommitOutcome outcome;
         uint64_t bytes = 0;
         bool reserved = false;  // bytes counted in reserved_ (the quota)
-        bool renamed = false;   // data synced and in queue/, directory not yet synced
+        bool stored = false;    // data synced in queue/, directory not yet synced
     };
     // Commits acknowledged together; owned by work_ items until the last one is written, then
     // by ready_ until the leading worker has called every `done`.
@@ -103,7 +106,7 @@ private:
 
     void dispatch_locked(std::vector<Job>& jobs);  // jobs -> batches -> work_ (mu_ held)
     void sync_worker();                            // one of kSyncThreads
-    void write_job(Job& job);  // tmp/ file, fdatasync, rename into queue/
+    void write_job(Job& job);  // create in queue/, write, fdatasync
     void lead_finishing(std::unique_lock<std::mutex>& lk);  // dir fsyncs until ready_ is empty
     void finish_round(std::vector<std::unique_ptr<Batch>>& round);  // one dir fsync, then `done`s
 

@@ -2,10 +2,12 @@
 #include <gtest/gtest.h>
 
 #include <dirent.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -247,6 +249,43 @@ TEST_F(FileSpoolTest, DestructorFinishesPendingCommits) {
         }
     }
     EXPECT_EQ(calls.load(), 50);
+}
+
+TEST_F(FileSpoolTest, ExistingIdIsNeverOverwritten) {
+    // Files are created in queue/ under their final name with O_EXCL.
+    FileSpool spool({dir_, 0, false});
+    std::string id = spool.new_id();
+    ASSERT_EQ(commit_sync(spool, id, "first\r\n").status, CommitStatus::Ok);
+    EXPECT_EQ(commit_sync(spool, id, "second\r\n").status, CommitStatus::IoError);
+    ReadResult r = read_spool_entry(spool.path_of(id));
+    ASSERT_TRUE(r.ok) << r.error;
+    EXPECT_EQ(spool.queued_ids(), std::vector<std::string>{id});
+}
+
+TEST_F(FileSpoolTest, WriteErrorLeavesNoPartialFileInQueue) {
+    // RLIMIT_FSIZE makes the write fail half-way (EFBIG), like a disk filling up mid-message:
+    // the partial file, created in queue/ under its final name, must be unlinked again.
+    FileSpool spool({dir_, 0, false});
+    std::string ok_id = spool.new_id();
+    ASSERT_EQ(commit_sync(spool, ok_id, "small\r\n").status, CommitStatus::Ok);
+    const uint64_t bytes = spool.spool_bytes();
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = 4096;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    std::string bad_id = spool.new_id();
+    CommitOutcome o = commit_sync(spool, bad_id, std::string(20000, 'z'));
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    EXPECT_EQ(o.status, CommitStatus::IoError);
+    EXPECT_FALSE(fs::exists(spool.path_of(bad_id)));
+    EXPECT_EQ(spool.queued_ids(), std::vector<std::string>{ok_id});
+    EXPECT_EQ(spool.spool_bytes(), bytes);
+    EXPECT_EQ(spool.stats().failures, 1u);
+    // The spool keeps working once the cause is gone.
+    EXPECT_EQ(commit_sync(spool, spool.new_id(), std::string(20000, 'z')).status, CommitStatus::Ok);
 }
 
 }  // namespace
