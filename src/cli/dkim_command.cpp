@@ -1,5 +1,6 @@
 // cli/dkim_command.cpp — see dkim_command.h.
 #include "cli/dkim_command.h"
+#include "cli/command_support.h"
 
 #include <CLI/CLI.hpp>
 
@@ -42,21 +43,8 @@ struct DkimArgs {
     int64_t now = -1;
 };
 
-[[noreturn]] void fail(const std::string& message) {
-    std::cerr << "petrel: " << message << std::endl;
-    throw CLI::RuntimeError(1);
-}
-
 config::Config load(const DkimArgs& args) {
-    try {
-        if (!args.config_file.empty()) return config::load_config(args.config_file);
-        if (args.load_config) return args.load_config();
-        return config::default_config();
-    } catch (const CLI::Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        fail(e.what());
-    }
+    return load_command_config(args.config_file, args.load_config);
 }
 
 std::string checked_domain(const std::string& raw) {
@@ -221,10 +209,6 @@ void run_verify(const DkimArgs& args) {
     if (!report.any_pass()) throw CLI::RuntimeError(1);
 }
 
-void add_config_option(CLI::App& app, DkimArgs& args) {
-    app.add_option("--config", args.config_file, "configuration file (TOML)");
-}
-
 }  // namespace
 
 void add_dkim_command(CLI::App& parent, std::function<config::Config()> load_config) {
@@ -233,19 +217,19 @@ void add_dkim_command(CLI::App& parent, std::function<config::Config()> load_con
 
     CLI::App* dkim_app = parent.add_subcommand("dkim", "manage DKIM keys, sign and verify messages");
     dkim_app->require_subcommand(1);
-    add_config_option(*dkim_app, *args);
+    add_config_option(*dkim_app, args->config_file);
 
     CLI::App* keygen = dkim_app->add_subcommand("keygen", "generate a key and print its DNS record");
     keygen->add_option("DOMAIN", args->domain, "signing domain (d=)")->required();
     keygen->add_option("SELECTOR", args->selector, "selector (s=)")->required();
     keygen->add_option("--type", args->type, "rsa (default) or ed25519");
     keygen->add_option("--bits", args->bits, "RSA key size, 1024-4096 (default 2048)");
-    add_config_option(*keygen, *args);
+    add_config_option(*keygen, args->config_file);
     keygen->callback([args] { run_keygen(*args); });
 
     CLI::App* show = dkim_app->add_subcommand("show", "print the DNS records of a domain's keys");
     show->add_option("DOMAIN", args->domain, "signing domain")->required();
-    add_config_option(*show, *args);
+    add_config_option(*show, args->config_file);
     show->callback([args] { run_show(*args); });
 
     CLI::App* sign = dkim_app->add_subcommand("sign", "sign the message on stdin, write it to stdout");
@@ -256,14 +240,14 @@ void add_dkim_command(CLI::App& parent, std::function<config::Config()> load_con
                                "relaxed", "simple"}));
     sign->add_option("--expiration", args->expiration, "seconds until x= (default: none)");
     sign->add_option("--now", args->now, "signing time, Unix seconds (tests)");
-    add_config_option(*sign, *args);
+    add_config_option(*sign, args->config_file);
     sign->callback([args] { run_sign(*args); });
 
     CLI::App* verify = dkim_app->add_subcommand("verify", "verify every DKIM signature of the message on stdin");
     verify->add_option("--dns", args->dns_server, "DNS server ip:port (default: [dns] servers)");
     verify->add_option("--key-file", args->key_file, "key records \"name TXT-value\" per line instead of DNS");
     verify->add_option("--now", args->now, "verification time, Unix seconds (for x=)");
-    add_config_option(*verify, *args);
+    add_config_option(*verify, args->config_file);
     verify->callback([args] { run_verify(*args); });
 }
 

@@ -3,6 +3,7 @@
 // QueueManager on the spool when no daemon runs. The human output is rendered from the same
 // JSON the --json flag prints.
 #include "cli/queue_command.h"
+#include "cli/command_support.h"
 
 #include <CLI/CLI.hpp>
 #include <boost/json/parse.hpp>
@@ -47,17 +48,12 @@ struct QueueArgs {
     std::string after, domain, state, id;
 };
 
-[[noreturn]] void fail(int code, const std::string& message) {
-    std::cerr << "petrel: " << message << std::endl;
-    throw CLI::RuntimeError(code);
-}
+// The exit code first reads best at the many call sites below (docs/queue-cli.md codes).
+[[noreturn]] void fail_with(int code, const std::string& message) { fail(message, code); }
 
 config::Config load(const QueueArgs& args) {
-    try {
-        return args.config_file.empty() ? args.load_config() : config::load_config(args.config_file);
-    } catch (const std::exception& e) {
-        fail(kExitUsage, e.what());  // a missing or invalid config file
-    }
+    // A missing or invalid config file is a usage error here.
+    return load_command_config(args.config_file, args.load_config, kExitUsage);
 }
 
 // The way to the queue: the daemon's control socket, or the spool itself when no daemon runs.
@@ -70,7 +66,7 @@ public:
             case control::ConnectStatus::Connected:
                 return;
             case control::ConnectStatus::Failed:
-                fail(kExitUnavailable, "cannot connect to the daemon at " + path + ": " + error);
+                fail_with(kExitUnavailable, "cannot connect to the daemon at " + path + ": " + error);
             case control::ConnectStatus::NoDaemon:
                 open_spool(cfg, path, error);
         }
@@ -83,12 +79,12 @@ public:
         if (queue_) {
             response = control::handle_line(*queue_, line, control::now_ms());
         } else if (!client_.call(line, response, error)) {
-            fail(kExitUnavailable, error);
+            fail_with(kExitUnavailable, error);
         }
         boost::system::error_code ec;
         json::value v = json::parse(response, ec);
         if (ec || !v.is_object() || !v.get_object().contains("ok")) {
-            fail(kExitUnavailable, "unreadable response from the daemon");
+            fail_with(kExitUnavailable, "unreadable response from the daemon");
         }
         return std::move(v.get_object());
     }
@@ -98,7 +94,7 @@ private:
         const std::string spool_dir = cfg.data_dir + "/spool";
         std::error_code ec;
         if (!std::filesystem::is_directory(spool_dir, ec)) {
-            fail(kExitUnavailable, "petrel is not running (" + path + ": " + why +
+            fail_with(kExitUnavailable, "petrel is not running (" + path + ": " + why +
                                        ") and there is no spool in " + cfg.data_dir);
         }
         // The queue's own log lines go to stderr, so stdout stays the command's output.
@@ -109,7 +105,7 @@ private:
             spool_ = std::make_unique<queue::FileSpool>(queue::FileSpoolOptions{cfg.data_dir});
         } catch (const std::exception& e) {
             // Typically the spool lock: a daemon runs but its control socket does not answer.
-            fail(kExitUnavailable, "the daemon does not answer on " + path + " (" + why +
+            fail_with(kExitUnavailable, "the daemon does not answer on " + path + " (" + why +
                                        ") and the spool cannot be opened: " + e.what());
         }
         queue_ = std::make_unique<queue::QueueManager>(*spool_);
@@ -132,12 +128,12 @@ json::object checked(json::object response) {
     const int exit_code = code == "not_found"         ? kExitNotFound
                           : code == "invalid_request" ? kExitUsage
                                                       : kExitUnavailable;
-    fail(exit_code, base::escape_for_log(message, 400));
+    fail_with(exit_code, base::escape_for_log(message, 400));
 }
 
 void check_id(const std::string& id) {
     if (!base::is_valid_queue_id(id)) {
-        fail(kExitUsage, "invalid queue ID '" + base::escape_for_log(id, 40) +
+        fail_with(kExitUsage, "invalid queue ID '" + base::escape_for_log(id, 40) +
                              "': 14 characters of lower-case base32, as in 'queued as ID'");
     }
 }
@@ -207,7 +203,7 @@ void run_show(const QueueArgs& args) {
         const json::string* b64 = message["message_base64"].if_string();
         std::optional<std::string> bytes =
             b64 ? smtp::base64_decode(std::string_view(b64->data(), b64->size())) : std::nullopt;
-        if (!bytes) fail(kExitUnavailable, "the daemon sent no readable message bytes");
+        if (!bytes) fail_with(kExitUnavailable, "the daemon sent no readable message bytes");
         std::fwrite(bytes->data(), 1, bytes->size(), stdout);
         std::fflush(stdout);
         return;
@@ -224,7 +220,7 @@ void run_mutation(const QueueArgs& args, const char* command) {
     json::object req = request(command);
     const std::string what = command;
     if (what == "delete" && !args.id.empty() == !args.domain.empty()) {
-        fail(kExitUsage, "queue delete: give either an ID or --domain DOMAIN");
+        fail_with(kExitUsage, "queue delete: give either an ID or --domain DOMAIN");
     }
     if (!args.id.empty()) {
         check_id(args.id);
@@ -258,7 +254,7 @@ void run_mutation(const QueueArgs& args, const char* command) {
 }
 
 void add_common(CLI::App& app, QueueArgs& args, bool json_flag = true) {
-    app.add_option("--config", args.config_file, "configuration file (TOML)");
+    add_config_option(app, args.config_file);
     if (json_flag) app.add_flag("--json", args.json, "print JSON (docs/queue-cli.md)");
 }
 

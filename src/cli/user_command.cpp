@@ -1,5 +1,6 @@
 // cli/user_command.cpp — see user_command.h.
 #include "cli/user_command.h"
+#include "cli/command_support.h"
 
 #include <CLI/CLI.hpp>
 #include <sodium.h>
@@ -27,11 +28,6 @@ struct UserArgs {
     std::string name;
     bool json = false;
 };
-
-[[noreturn]] void fail(const std::string& message) {
-    std::cerr << "petrel: " << message << std::endl;
-    throw CLI::RuntimeError(1);
-}
 
 // A string that is wiped when it goes away: it holds a password.
 struct Secret {
@@ -103,15 +99,7 @@ void check_name(const std::string& name) {
 }
 
 config::Config load(const UserArgs& args) {
-    try {
-        if (!args.config_file.empty()) return config::load_config(args.config_file);
-        if (args.load_config) return args.load_config();
-        return config::default_config();
-    } catch (const CLI::Error&) {
-        throw;
-    } catch (const std::exception& e) {
-        fail(e.what());
-    }
+    return load_command_config(args.config_file, args.load_config);
 }
 
 std::unique_ptr<store::Credentials> open_store(const UserArgs& args) {
@@ -213,10 +201,6 @@ void run_list(const UserArgs& args) {
     std::cout << std::flush;
 }
 
-void add_config_option(CLI::App& app, UserArgs& args) {
-    app.add_option("--config", args.config_file, "configuration file (TOML)");
-}
-
 }  // namespace
 
 void add_user_command(CLI::App& parent, std::function<config::Config()> load_config) {
@@ -225,26 +209,26 @@ void add_user_command(CLI::App& parent, std::function<config::Config()> load_con
 
     CLI::App* user = parent.add_subcommand("user", "manage SMTP AUTH users");
     user->require_subcommand(1);
-    add_config_option(*user, *args);
+    add_config_option(*user, args->config_file);
 
     CLI::App* add = user->add_subcommand("add", "add a user; the password is read from stdin");
     add->add_option("NAME", args->name, "user name, e.g. app1@example.test")->required();
-    add_config_option(*add, *args);
+    add_config_option(*add, args->config_file);
     add->callback([args] { run_add(*args); });
 
     CLI::App* passwd = user->add_subcommand("passwd", "change a user's password");
     passwd->add_option("NAME", args->name, "user name")->required();
-    add_config_option(*passwd, *args);
+    add_config_option(*passwd, args->config_file);
     passwd->callback([args] { run_passwd(*args); });
 
     CLI::App* remove = user->add_subcommand("remove", "remove a user");
     remove->add_option("NAME", args->name, "user name")->required();
-    add_config_option(*remove, *args);
+    add_config_option(*remove, args->config_file);
     remove->callback([args] { run_remove(*args); });
 
     CLI::App* list = user->add_subcommand("list", "list users and when they were created");
     list->add_flag("--json", args->json, "print a JSON array of {name, created}");
-    add_config_option(*list, *args);
+    add_config_option(*list, args->config_file);
     list->callback([args] { run_list(*args); });
 }
 
