@@ -15,10 +15,12 @@
 // need the spool lock), and recovery refuses torn files.
 // Faults: ENOSPC/EDQUOT or the quota (max_spool_bytes) -> CommitStatus::NoSpace; any other
 // error -> IoError; in both cases the partial file is removed from queue/.
-// Start-up: leftovers in spool/tmp/ (earlier versions wrote there first) are removed and the
-// bytes in spool/queue/ are counted (for the quota). Reading the files back, with their
-// per-recipient state, is the queue manager's job (queue_manager.h, `recover`). The spool keeps
-// no per-message memory: a backlog of a million messages costs it nothing.
+// Start-up: leftovers in spool/tmp/ (earlier versions wrote there first) are removed. Reading
+// the files back, with their per-recipient state, is the queue manager's job (queue_manager.h,
+// `recover`), and so is counting their bytes for the quota: the spool does not scan queue/
+// itself (each file is read once at start-up), so until recovery reports the total through
+// `add_recovered_bytes`, `spool_bytes` counts only what this instance committed. The spool
+// keeps no per-message memory: a backlog of a million messages costs it nothing.
 // Thread-safety: every public method may be called from any thread. Only queue/ touches the
 // spool directory (STYLE §2). Construction throws std::runtime_error (start-up only).
 #pragma once
@@ -74,7 +76,11 @@ public:
     };
     Stats stats() const;
     std::vector<std::string> queued_ids() const;  // read from spool/queue/, sorted (= by time)
-    uint64_t spool_bytes() const;                 // total size of the files in spool/queue/
+    // Total size of the files in spool/queue/, for the quota: what this instance committed,
+    // plus what recovery found (below), minus what was unlinked.
+    uint64_t spool_bytes() const;
+    // Recovery (QueueManager::recover, before any commit) adds the bytes of the files it kept.
+    void add_recovered_bytes(uint64_t bytes);
     std::string queue_dir() const { return queue_dir_; }
     std::string path_of(const std::string& id) const { return queue_dir_ + "/" + id; }
 

@@ -147,6 +147,8 @@ RecoveryStats QueueManager::recover() {
         }
         stats.messages = m.index.size();
     }
+    // The quota's starting point: the spool does not scan queue/ itself (file_spool.h).
+    m.spool.add_recovered_bytes(stats.bytes);
 
     // A journal whose message is gone: its removal was interrupted, or the message was torn.
     std::vector<std::string> orphans;

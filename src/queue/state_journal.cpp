@@ -216,6 +216,10 @@ bool StateJournal::append(const std::string& id, const JournalRecord& record, st
     ::close(fd);
     if (created && ::fsync(dir_fd_) != 0) {  // the new name itself must survive a crash
         error = errno_text("cannot sync", dir_, errno);
+        // Take the file away again: the caller reports failure and keeps its old state, and
+        // the next append must create the file anew (and sync the directory), not append to a
+        // name that may not survive a crash.
+        ::unlinkat(dir_fd_, id.c_str(), 0);
         return false;
     }
     return true;

@@ -10,7 +10,11 @@ quota and a restart over torn files (RFC 5321 §6.1; docs/queue-format.md).
   full disk  a 4 MiB tmpfs as data_dir filled with ballast: 452 4.3.1, a log line, nothing
              half-written; ballast removed: 250 again without a restart, earlier messages
              byte-identical.
-  quota      [queue] max_spool_bytes: 452 4.3.1 at the quota; `queue delete` frees room.
+  quota      [queue] max_spool_bytes: 452 4.3.1 at the quota; `queue delete` frees room; after
+             a restart the count (taken from recovery) still refuses and frees the same room.
+  journal    a hold whose state-journal append hits a full tmpfs: exit 3 / io_error, a log line
+             with the queue ID, no hold in memory, no journal left; after space returns the
+             hold works and survives a restart.
   recovery   SIGTERM, a torn copy planted in spool/queue/ and a leftover in spool/tmp/: after
              the restart the same messages, the held one still held, the torn one discarded
              and logged, tmp/ empty.
@@ -34,7 +38,7 @@ import pytest
 
 from petrel_harness import QUEUE_ID_RE, PetrelInstance, deep_merge, wait_until
 from petrel_queue import (QueueView, keep_queued_config, make_message, message_id_of,
-                          new_queue_id, send, send_one, spool_tmp_entries)
+                          new_queue_id, run_queue_cli, send, send_one, spool_tmp_entries)
 
 CRASH_CYCLES = int(os.environ.get("PETREL_CRASH_CYCLES", "10"))
 CRASH_SENDERS = 4
@@ -318,6 +322,94 @@ def test_spool_quota_gives_452_and_delete_frees_room(petrel_factory):
     assert set(view.list()) == set(accepted[2:])
     r = send_one(inst.port("mx"), make_message("<quota-after-delete@client.test>", size=6000))
     assert (r.code, r.enhanced) == (250, "2.0.0") and r.queue_id, f"after delete: {r!r}"
+
+
+def test_spool_quota_is_counted_again_after_restart(petrel_factory):
+    """The quota's byte count comes from recovery (the spool no longer stats spool/queue/ at
+    start-up, file_spool.h): after a restart a spool at its quota still refuses, and deleting
+    frees exactly the room it did before (neither forgotten nor counted twice)."""
+    quota = 48 * 1024
+    inst = petrel_factory(deep_merge(keep_queued_config(), {"queue": {"max_spool_bytes": quota}}),
+                          user=None)
+    view = QueueView(inst)
+    accepted = []
+    for i in range(40):
+        r = send_one(inst.port("mx"), make_message(f"<quota-rs-{i}@client.test>", size=6000))
+        if r.code != 250:
+            assert (r.code, r.enhanced) == (452, "4.3.1"), r
+            break
+        accepted.append(r.queue_id)
+    assert 4 <= len(accepted) < 40, f"{len(accepted)} accepted under a {quota}-byte quota"
+    inst.stop(check=True)
+
+    inst.start()
+    assert set(view.list()) == set(accepted)
+    r = send_one(inst.port("mx"), make_message("<quota-rs-after@client.test>", size=6000))
+    assert (r.code, r.enhanced) == (452, "4.3.1"), f"over the quota after a restart: {r!r}"
+    assert _spool_bytes(inst) <= quota
+    for qid in accepted[:2]:
+        view.control("delete", qid)
+    r = send_one(inst.port("mx"), make_message("<quota-rs-freed@client.test>", size=6000))
+    assert (r.code, r.enhanced) == (250, "2.0.0") and r.queue_id, f"after delete: {r!r}"
+
+
+# ---------------------------------------------------------------------------------------------
+# State journal on a full disk
+
+JOURNAL_FAIL_RE = re.compile(r"qid=(\w+) hold failed: cannot append to \S+: No space left on device")
+
+
+def test_journal_append_on_full_disk_fails_cleanly_and_recovers(workdir):
+    """A hold whose state-journal append hits ENOSPC: the operator gets an I/O error and the
+    daemon a log line naming the message; memory does not claim the hold (the journal is written
+    before the index changes, queue_controls.cpp); no partial line or empty journal is left; once
+    space returns the hold works and survives a restart."""
+    inst = PetrelInstance(workdir / "jfull", overrides=keep_queued_config(), user=None)
+    with tmpfs_at(inst.data_dir, "4m"):
+        try:
+            inst.start()
+            view = QueueView(inst)
+            ids = sorted(_accept(inst, "jfull", 3, 2000))
+            first, victim, other = ids
+            view.control("hold", first)   # a journal that already exists
+            journal = inst.spool_dir() / "state" / victim
+            assert not journal.exists()
+
+            ballast = inst.data_dir / "ballast"
+            fill(ballast)
+            log_mark = len(inst.output())
+            pid = inst.pid
+            # tmpfs allocates whole pages: a first append to a new journal needs one.
+            cp = run_queue_cli(inst, "hold", victim, check=False)
+            # Exit 3 and "could not be updated": io_error (docs/queue-cli.md, "Exit codes").
+            assert cp.returncode == 3, f"hold on a full disk: exit {cp.returncode}, {cp!r}"
+            assert b"could not be updated" in cp.stderr, cp.stderr
+            lines = wait_until(lambda: JOURNAL_FAIL_RE.findall(inst.output()[log_mark:]), 5,
+                               what="a log line about the failed journal append")
+            assert lines == [victim], lines
+            assert inst.alive() and inst.pid == pid, "petrel died on a failed journal append"
+            listed = view.list()
+            assert listed[victim]["state"] != "held", "memory claims a hold the disk does not hold"
+            assert listed[first]["state"] == "held"
+            assert not journal.exists(), "a journal without its record was left behind"
+
+            ballast.unlink()
+            view.control("hold", victim)
+            assert view.list()[victim]["state"] == "held"
+            inst.stop(check=True)
+            restart_mark = len(inst.output())
+            inst.start()
+            listed = view.list()
+            assert set(listed) == set(ids)
+            assert (listed[first]["state"], listed[victim]["state"]) == ("held", "held"), listed
+            assert listed[other]["state"] in ("queued", "deferred"), listed[other]
+            recovered = wait_until(lambda: re.findall(r"queue recovered: .*",
+                                                      inst.output()[restart_mark:]), 5,
+                                   what="the recovery summary")
+            assert " 0 damaged journal(s)" in recovered[0], recovered
+            inst.stop(check=True)
+        finally:
+            inst.stop(check=False)   # before the umount: petrel holds files on the tmpfs
 
 
 # ---------------------------------------------------------------------------------------------

@@ -189,6 +189,46 @@ bool is_toplabel(std::string_view t) {
     return is_alnum(t.front()) && is_alnum(t.back());
 }
 
+// Expansion output, capped at kMaxExpansion characters (macro.h: a hostile record with
+// thousands of macros over a long sender would otherwise build megabytes before any cut).
+// An explanation keeps its head: the rest is cut, as the reply text is anyway. A domain-spec
+// keeps its tail: §7.3 drops labels from the LEFT until the name fits in 253 characters, so
+// nothing further left than the last 254 characters can be in the result, and dropping it
+// early gives the same name (the partial first label left behind is over 253 characters
+// from the end, so expand_domain_spec drops it too).
+class CappedOutput {
+public:
+    explicit CappedOutput(bool keep_tail) : keep_tail_(keep_tail) {}
+    void append(std::string_view s) {
+        if (!keep_tail_) {
+            out_.append(s.substr(0, kMaxExpansion - std::min(out_.size(), kMaxExpansion)));
+            return;
+        }
+        out_ += s;
+        // Trim to kMaxExpansion only once twice that has piled up: amortized O(1) per byte.
+        if (out_.size() > 2 * kMaxExpansion) out_.erase(0, out_.size() - kMaxExpansion);
+    }
+    std::string take() { return std::move(out_); }
+
+private:
+    bool keep_tail_;
+    std::string out_;
+};
+
+std::optional<std::string> expand(std::string_view s, const MacroValues& values, MacroMode mode,
+                                  bool keep_tail) {
+    CappedOutput out(keep_tail);
+    bool ok = walk(
+        s, mode, [&](std::string_view lit) { out.append(lit); },
+        [&](const Macro& m) {
+            std::string value = transform(letter_value(m.letter, values), m);
+            out.append((m.letter >= 'A' && m.letter <= 'Z') ? url_escape(value) : value);
+        },
+        nullptr);
+    if (!ok) return std::nullopt;
+    return out.take();
+}
+
 }  // namespace
 
 bool valid_macro_string(std::string_view s, MacroMode mode) {
@@ -220,27 +260,21 @@ bool uses_p_macro(std::string_view s) {
 
 std::optional<std::string> expand_macros(std::string_view s, const MacroValues& values,
                                          MacroMode mode) {
-    std::string out;
-    bool ok = walk(
-        s, mode, [&](std::string_view lit) { out += lit; },
-        [&](const Macro& m) {
-            std::string value = transform(letter_value(m.letter, values), m);
-            out += (m.letter >= 'A' && m.letter <= 'Z') ? url_escape(value) : value;
-        },
-        nullptr);
-    if (!ok) return std::nullopt;
-    return out;
+    return expand(s, values, mode, /*keep_tail=*/false);
 }
 
 std::optional<std::string> expand_domain_spec(std::string_view spec, const MacroValues& values) {
-    auto name = expand_macros(spec, values, MacroMode::Domain);
+    auto name = expand(spec, values, MacroMode::Domain, /*keep_tail=*/true);
     if (!name) return std::nullopt;
     if (!name->empty() && name->back() == '.') name->pop_back();
-    while (name->size() > kMaxDomain) {
-        size_t dot = name->find('.');
+    // One erase at the end: erasing label by label would move the rest each time.
+    size_t start = 0;
+    while (name->size() - start > kMaxDomain) {
+        size_t dot = name->find('.', start);
         if (dot == std::string::npos) break;
-        name->erase(0, dot + 1);
+        start = dot + 1;
     }
+    name->erase(0, start);
     return name;
 }
 

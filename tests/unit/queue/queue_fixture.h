@@ -31,7 +31,7 @@ protected:
     }
 
     void open(bool capture = false) {
-        spool_ = std::make_unique<FileSpool>(FileSpoolOptions{dir_, 0, capture});
+        spool_ = std::make_unique<FileSpool>(FileSpoolOptions{dir_, max_spool_bytes_, capture});
         qm_ = std::make_unique<QueueManager>(*spool_);
     }
     void close() {
@@ -91,6 +91,7 @@ protected:
     }
 
     std::string dir_;
+    uint64_t max_spool_bytes_ = 0;  // the quota the next open() uses
     std::unique_ptr<FileSpool> spool_;
     std::unique_ptr<QueueManager> qm_;
 };

@@ -106,6 +106,29 @@ TEST_F(QueueRecoveryTest, TornAndCorruptMessageFilesAreDiscarded) {
     EXPECT_EQ(spool_->spool_bytes(), slurp(queue_path(good)).size());  // the quota is right
 }
 
+// The quota's count of stored bytes comes from recovery (file_spool.h): after a restart it must
+// be what is on disk, or a full spool would take more mail (or an empty one refuse it).
+TEST_F(QueueRecoveryTest, QuotaCountsRecoveredMessagesAfterRestart) {
+    const std::string body(3000, 'q');
+    std::string a = commit(envelope(), body);
+    std::string b = commit(envelope(), body);
+    ASSERT_FALSE(a.empty());
+    ASSERT_FALSE(b.empty());
+    const uint64_t on_disk = slurp(queue_path(a)).size() + slurp(queue_path(b)).size();
+    ASSERT_EQ(spool_->spool_bytes(), on_disk);
+    // Room for the two and a bit, not for a third of the same size.
+    max_spool_bytes_ = on_disk + 1000;
+    RecoveryStats st = restart();
+    EXPECT_EQ(st.messages, 2u);
+    EXPECT_EQ(st.bytes, on_disk);
+    EXPECT_EQ(spool_->spool_bytes(), on_disk);
+    EXPECT_EQ(commit(envelope(), body), "");                  // over the quota: refused
+    EXPECT_FALSE(commit(envelope(), "small\r\n").empty());   // under it: taken
+    // Removing one gives its room back, as before the restart.
+    ASSERT_EQ(qm_->remove(a), ControlResult::Ok);
+    EXPECT_FALSE(commit(envelope(), body).empty());
+}
+
 TEST_F(QueueRecoveryTest, HeaderDifferentIdOrTrailingBytesAreDiscarded) {
     std::string a = commit();
     std::string b = commit();

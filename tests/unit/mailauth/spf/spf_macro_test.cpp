@@ -100,6 +100,68 @@ TEST(SpfMacro, LongNamesLoseLeftLabels) {
     EXPECT_NE(name->front(), '.');
 }
 
+// What §7.3 asks for, computed on the whole expansion: labels dropped from the left.
+std::string cut_left(std::string name) {
+    if (!name.empty() && name.back() == '.') name.pop_back();
+    std::string_view rest = name;
+    while (rest.size() > 253 && rest.find('.') != std::string_view::npos) {
+        rest.remove_prefix(rest.find('.') + 1);
+    }
+    return std::string(rest);
+}
+
+// A hostile record: thousands of %{S} over a long sender would expand to megabytes before the
+// 253-character cut. The output is capped (macro.h, kMaxExpansion) and the name is the same.
+TEST(SpfMacro, ExpansionOfAHostileRecordIsCapped) {
+    auto v = rfc_values(*parse_ip4("192.0.2.3"));
+    const std::string local(200, 'x');
+    const std::string sender = local + "@email.example.com";
+    v.sender = sender;
+    v.local_part = local;
+    std::string spec, full;
+    for (int i = 0; i < 20000; ++i) {
+        spec += "%{S}.";
+        full += local + "%40email.example.com.";  // what each %{S}. expands to
+    }
+    spec += "%{d}";
+    full += "email.example.com";
+    ASSERT_GT(full.size(), 4u * 1024 * 1024);  // megabytes, uncapped
+
+    auto out = expand_macros(spec, v, MacroMode::Domain);
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->size(), kMaxExpansion);
+    EXPECT_EQ(*out, full.substr(0, kMaxExpansion));  // the head, cut
+    auto text = expand_macros(spec, v, MacroMode::Explanation);
+    ASSERT_TRUE(text);
+    EXPECT_EQ(text->size(), kMaxExpansion);
+
+    auto name = expand_domain_spec(spec, v);
+    ASSERT_TRUE(name);
+    EXPECT_EQ(*name, cut_left(full));  // exactly what the uncapped expansion gives
+    EXPECT_LE(name->size(), 253u);
+    EXPECT_TRUE(name->ends_with(".email.example.com"));
+}
+
+// The tail kept while expanding a domain-spec must not change the name, wherever the trim
+// falls relative to the labels: many short labels, long labels, a long last label.
+TEST(SpfMacro, CappedDomainSpecMatchesTheUncappedCut) {
+    auto v = rfc_values(*parse_ip4("192.0.2.3"));
+    for (size_t label : {1u, 7u, 63u, 250u, 252u, 253u, 254u, 300u}) {
+        const std::string local(label, 'a');
+        v.local_part = local;
+        std::string spec, full;
+        for (size_t n = 0; full.size() < 3 * kMaxExpansion; ++n) {
+            spec += "%{l}.";
+            full += local + ".";
+        }
+        spec += "%{l}";
+        full += local;
+        auto name = expand_domain_spec(spec, v);
+        ASSERT_TRUE(name) << label;
+        EXPECT_EQ(*name, cut_left(full)) << label;
+    }
+}
+
 TEST(SpfMacro, UsesP) {
     EXPECT_TRUE(uses_p_macro("%{p}.x"));
     EXPECT_TRUE(uses_p_macro("a.%{P2}"));
