@@ -56,6 +56,11 @@ struct LocalOutcome {
 using LocalDeliver = std::function<LocalOutcome(const std::string& user, std::string_view message,
                                                 const mail::Envelope& envelope)>;
 
+// How a delivered recipient left, for NOTIFY=SUCCESS (RFC 3461 §5.2.2, §5.2.3, §6.3): final
+// delivery (Maildir) → "delivered"; relayed by SMTP to a server without DSN → "relayed"; to a
+// server with DSN → NOTIFY went along and that server reports, petrel does not.
+enum class Handoff { Final, Relayed, PassedOn };
+
 // One recipient's outcome in this pass.
 struct Outcome {
     size_t index = 0;
@@ -63,6 +68,7 @@ struct Outcome {
     smtp::Reply reply;
     bool from_server = false;
     std::string remote_mta;  // who answered
+    Handoff handoff = Handoff::Final;
 };
 
 // A due message taken from the queue, until its results are recorded.

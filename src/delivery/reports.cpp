@@ -2,9 +2,10 @@
 // per recipient, expiry (RFC 5321 §4.5.4.1: give up after the queue lifetime; a bounce petrel
 // generated gives up after the shorter bounce lifetime, silently), the next retry time
 // (retry_policy.h), the reports (RFC 3461 §4.1 via mail::dsn_wanted: failures, one delay warning
-// after delay_warning, successes with NOTIFY=SUCCESS), each committed through the queue from
-// "<>" *before* the attempt is recorded (record_attempt removes a finished message), then
-// `record_attempt` on the pool (it fsyncs).
+// after delay_warning, successes with NOTIFY=SUCCESS: "delivered" for Maildir, "relayed" to an
+// SMTP server without DSN, none when the server has DSN and got NOTIFY, §5.2.2), each
+// committed through the queue from "<>" *before* the attempt is recorded (record_attempt
+// removes a finished message), then `record_attempt` on the pool (it fsyncs).
 // Trust: replies are peer text: escaped in logs; mail::build_dsn sanitizes what it copies.
 #include <spdlog/spdlog.h>
 
@@ -29,6 +30,12 @@ const char* state_word(queue::RecipientState s) {
         case queue::RecipientState::Bounced: return "bounced";
         default: return "deferred";
     }
+}
+
+// RFC 3464 §2.3.3: "delivered" at the final destination, "relayed" into a place that does not
+// report successes (an SMTP server without DSN).
+mail::DsnAction success_action(Handoff h) {
+    return h == Handoff::Relayed ? mail::DsnAction::Relayed : mail::DsnAction::Delivered;
 }
 }  // namespace
 
@@ -106,9 +113,9 @@ asio::awaitable<void> DeliveryEngine::send_reports(const MessageWork& w, int64_t
             d.will_retry_until = static_cast<std::time_t>(
                 (w.entry.created_ms + retry_.lifetime_ms(false)) / 1000);
             delayed.push_back(std::move(d));
-        } else if (o.state == queue::RecipientState::Delivered &&
-                   mail::dsn_wanted(env, rc, mail::DsnAction::Delivered)) {
-            d.action = mail::DsnAction::Delivered;
+        } else if (o.state == queue::RecipientState::Delivered && o.handoff != Handoff::PassedOn &&
+                   mail::dsn_wanted(env, rc, success_action(o.handoff))) {
+            d.action = success_action(o.handoff);
             delivered.push_back(std::move(d));
         }
     }
@@ -148,7 +155,7 @@ asio::awaitable<void> DeliveryEngine::send_reports(const MessageWork& w, int64_t
         if (c.status == queue::CommitStatus::Ok) {
             spdlog::info("qid={} report qid={} to=<{}> ({})", w.id, id,
                          base::escape_for_log(env.sender ? env.sender->str() : ""),
-                         group == &failed ? "failed" : group == &delayed ? "delayed" : "delivered");
+                         group == &failed ? "failed" : group == &delayed ? "delayed" : "success");
         } else {
             spdlog::error("qid={} cannot queue its report: {}", w.id, c.detail);
         }

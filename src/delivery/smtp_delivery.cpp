@@ -203,8 +203,11 @@ asio::awaitable<void> DeliveryEngine::connection(std::shared_ptr<Destination> d,
     if (!done) {
         // No host took the first job: defer it (or bounce on a last 5xx greeting) and rest the
         // destination so its other mail does not hammer hosts that are down.
+        if (!end.last.permanent()) {
+            pause_destination(*d, end.last, true);
+            job.msg->resume_ms = std::max(job.msg->resume_ms, d->paused_until_ms);
+        }
         fail_job(job, end.last, end.last_from_server, hops.empty() ? "" : hops.back().host);
-        if (!end.last.permanent()) pause_destination(*d, end.last, true);
     }
     --d->connections;
     service(d);
@@ -259,8 +262,11 @@ asio::awaitable<DeliveryEngine::SessionEnd> DeliveryEngine::converse(Destination
                 end.next_hop = true;
                 end.last = out.failure->reply;
                 end.last_from_server = out.failure->from_server;
-            } else if (untried && !out.failure->from_server) {
-                // A reused connection the server had closed meanwhile: not this job's fault.
+            } else if (untried && (!out.failure->from_server || out.failure->stage == "RSET")) {
+                // A reused connection the server had closed meanwhile, silently or with a
+                // goodbye we only read now (Postfix: "421 4.4.2 ... timeout exceeded", the reply
+                // RSET then gets): not this job's fault, and no reason to rest the destination.
+                // A fresh connection sends no RSET, so the job cannot come back here forever.
                 d.jobs.push_front(std::move(current));
             } else {
                 std::vector<Outcome> outs;
@@ -274,14 +280,19 @@ asio::awaitable<DeliveryEngine::SessionEnd> DeliveryEngine::converse(Destination
                     o.reply = r.reply;
                     o.from_server = r.from_server;
                     o.remote_mta = hop.host;
+                    o.handoff = session.capabilities().dsn ? Handoff::PassedOn : Handoff::Relayed;
                     any_421 |= r.reply.code == 421;
                     all_deferred &= r.status == smtp::RecipientStatus::Deferred;
                     outs.push_back(std::move(o));
                 }
-                finish_job(current, std::move(outs));
                 if (any_421) pause_destination(d, rs.front().reply, true);
                 else if (all_deferred && !rs.empty()) pause_destination(d, rs.front().reply, false);
                 else destination_ok(d);
+                // The message that caused (or met) a pause waits for its end like the others.
+                if (d.paused_until_ms > now_ms()) {
+                    current.msg->resume_ms = std::max(current.msg->resume_ms, d.paused_until_ms);
+                }
+                finish_job(current, std::move(outs));
             }
             is_first = false;
         }
