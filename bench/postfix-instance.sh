@@ -2,6 +2,9 @@
 # postfix-instance.sh — a private Postfix on loopback, the benchmark's baseline peer.
 #
 #   postfix-instance.sh start DIR PORT    set up DIR (config, queue, data), start the master
+#   postfix-instance.sh relay DIR PORT TRANSPORT   the same, but relaying: queue manager and
+#                                         smtp client on, transport_maps = texthash:TRANSPORT
+#                                         (lines "d1.relay.test smtp:[127.0.0.1]:PORT")
 #   postfix-instance.sh stop  DIR         stop this instance (its own master PID), remove its queue
 #   postfix-instance.sh children DIR      PIDs of the instance's processes (for memory figures)
 #   postfix-instance.sh count DIR         queue files (messages) in the instance's queue
@@ -13,17 +16,25 @@
 # stays in the queue and is never delivered: like petrel in the benchmark, this measures
 # accepting (Postfix fsyncs the queue file before its 250). Without qmgr there are no
 # flow-control tokens, so in_flow_delay=0 or smtpd would pause 1 s per message.
+# `relay` (bench/relay.sh) keeps Postfix's defaults instead (qmgr, in_flow_delay 1 s,
+# default_destination_concurrency_limit 20, connection cache on demand) and delivers each
+# domain where TRANSPORT says; a recipient it does not list goes to the closed relayhost.
 # Chroot off, TLS off, no DNS lookups that leave the machine.
 set -euo pipefail
-cmd=${1:?usage: postfix-instance.sh start|stop|children DIR [PORT]}
+cmd=${1:?usage: postfix-instance.sh start|relay|stop|children|count|purge DIR [PORT [TRANSPORT]]}
 DIR=$(mkdir -p "${2:?DIR}" && cd "$2" && pwd)
 ETC=$DIR/etc; Q=$DIR/queue; DATA=$DIR/data
 
 master_pid() { [ -f "$Q/pid/master.pid" ] && tr -d ' \n' <"$Q/pid/master.pid"; }
 
 case $cmd in
-start)
+start|relay)
   PORT=${3:?PORT}
+  TRANSPORT=""
+  if [ "$cmd" = relay ]; then
+    TRANSPORT=$(cd "$(dirname "${4:?TRANSPORT file}")" && pwd)/$(basename "$4")
+    [ -f "$TRANSPORT" ] || { echo "no transport map $TRANSPORT" >&2; exit 2; }
+  fi
   command -v postfix >/dev/null || { echo "postfix is not installed" >&2; exit 2; }
   mkdir -p "$ETC" "$Q" "$DATA"
   chmod 755 "$DIR"
@@ -34,6 +45,7 @@ start)
   [ -d /etc/postfix/dynamicmaps.cf.d ] && cp -r /etc/postfix/dynamicmaps.cf.d "$ETC/"
   : >"$ETC/main.cf"
   # The services an accept-only smtpd needs; no qmgr, so nothing leaves the queue.
+  # Relaying adds the queue manager and the delivery agents it may call.
   cat >"$ETC/master.cf" <<EOF
 127.0.0.1:$PORT inet n - n - 600 smtpd
 pickup    unix  n - n 60 1 pickup
@@ -47,6 +59,16 @@ proxymap  unix  - - n -  - proxymap
 anvil     unix  - - n -  1 anvil
 scache    unix  - - n -  1 scache
 postlog   unix-dgram n - n - 1 postlogd
+EOF
+  [ -n "$TRANSPORT" ] && cat >>"$ETC/master.cf" <<EOF
+qmgr      unix  n - n 300 1 qmgr
+smtp      unix  - - n -  - smtp
+relay     unix  - - n -  - smtp
+error     unix  - - n -  - error
+retry     unix  - - n -  - error
+discard   unix  - - n -  - discard
+showq     unix  n - n -  - showq
+flush     unix  n - n 1000? 0 flush
 EOF
   postconf -c "$ETC" -e \
     compatibility_level=3.6 \
@@ -63,6 +85,8 @@ EOF
     alias_maps= alias_database= biff=no append_dot_mydomain=no \
     smtpd_peername_lookup=no \
     maillog_file="$DIR/maillog" maillog_file_prefixes="$DIR"
+  [ -n "$TRANSPORT" ] && postconf -c "$ETC" -e \
+    transport_maps="texthash:$TRANSPORT" in_flow_delay=1s
   postfix -c "$ETC" start >/dev/null 2>&1 || { postfix -c "$ETC" check; exit 1; }
   for _ in $(seq 1 200); do
     if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then

@@ -32,9 +32,9 @@ kill -0 "$PID" 2>/dev/null || echo "petrel died during the latency run"
 "$HERE/petrel-instance.sh" stop "$WORK/petrel"
 [ $HAVE_PF = 1 ] && "$HERE/postfix-instance.sh" stop "$WORK/postfix"
 
-# Sections appended by queue-accept.sh and backlog.sh (headings name the script) are kept.
+# Sections appended by queue-accept.sh, backlog.sh and relay.sh (headings name the script) are kept.
 KEPT=$WORK/kept.md; : >"$KEPT"
-[ -f "$OUT" ] && awk '/^## .*\(bench\/(queue-accept|backlog)\.sh/{keep=1} keep' "$OUT" >"$KEPT"
+[ -f "$OUT" ] && awk '/^## .*\(bench\/(queue-accept|backlog|relay)\.sh/{keep=1} keep' "$OUT" >"$KEPT"
 {
   echo "# Benchmark results"
   echo
