@@ -1,6 +1,6 @@
 // app/serve.cpp — see serve.h. The wiring of the daemon, in plain sight (STYLE §8):
-// config → logs → data_dir → store → spool → queue manager (recovery) → TLS → SMTP server →
-// bind → DKIM keys → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
+// config → logs → data_dir → store → spool → queue manager (recovery) → TLS → resolver → SMTP
+// server → bind → DKIM keys → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
 #include "app/serve.h"
 
 #include <sys/stat.h>
@@ -170,7 +170,16 @@ int serve(const std::string& config_file) {
         policy::LocalRecipients local(cfg, store_users());
         if (!cfg.domains.local.empty()) spdlog::info("local recipients: {}", local.describe());
         policy::RelayPolicy relay(cfg, local);
+        // One resolver from [dns] for everything that asks DNS: the mx listener's
+        // authentication checks (docs/authentication-results.md) and outbound delivery. It
+        // exists whenever a listener does, whatever the delivery mode (sandbox, paused).
+        dns::CaresResolver cares(io.get_executor(),
+                                 dns::CaresOptions{cfg.dns.servers, cfg.dns.timeout, cfg.dns.attempts});
+        dns::CacheOptions cache_options;
+        cache_options.max_entries = cfg.dns.cache_entries;
+        dns::CachingResolver resolver(cares, cache_options);
         server::SmtpServer smtp(io, cfg, tls, static_cast<queue::Spool&>(queue), *credentials, relay);
+        smtp.set_resolver(resolver);
         // The control socket (`petrel queue`, docs/queue-cli.md): bound in start(), after the
         // privilege drop, so the socket file belongs to the user petrel runs as.
         control::ControlServer control(io, queue, control::socket_path(cfg.data_dir));
@@ -189,22 +198,15 @@ int serve(const std::string& config_file) {
         control.start();
 
         // Outbound delivery (docs/delivery.md), after recovery and the privilege drop: the
-        // resolver from [dns], local domains into Maildir, the engine on the io thread.
-        std::unique_ptr<dns::CaresResolver> cares;
-        std::unique_ptr<dns::CachingResolver> resolver;
+        // shared resolver, local domains into Maildir, the engine on the io thread.
         std::unique_ptr<delivery::MaildirDelivery> maildir;
         std::unique_ptr<delivery::DeliveryEngine> outbound;
         if (cfg.delivery_mode != config::DeliveryMode::Sandbox && !cfg.delivery.paused) {
-            cares = std::make_unique<dns::CaresResolver>(
-                io.get_executor(), dns::CaresOptions{cfg.dns.servers, cfg.dns.timeout, cfg.dns.attempts});
-            dns::CacheOptions cache_options;
-            cache_options.max_entries = cfg.dns.cache_entries;
-            resolver = std::make_unique<dns::CachingResolver>(*cares, cache_options);
             maildir = std::make_unique<delivery::MaildirDelivery>(
                 cfg.local.maildir_root.empty() ? cfg.data_dir + "/mail" : cfg.local.maildir_root,
                 [&local](std::string_view local_part) { return local.resolve(local_part); });
             outbound = std::make_unique<delivery::DeliveryEngine>(
-                io, cfg, queue, spool, *resolver,
+                io, cfg, queue, spool, resolver,
                 [&maildir](const std::string& user, std::string_view message, const mail::Envelope& env) {
                     delivery::DeliveryOutcome o = maildir->deliver(user, message, env);
                     return delivery::LocalOutcome{o.ok, o.permanent, o.reply};

@@ -1,5 +1,5 @@
 // cli/check_command.cpp — `petrel check spf` (see check_command.h): one SPF evaluation over
-// CaresResolver + CachingResolver on a private io_context.
+// CaresResolver + CachingResolver on a private io_context (cli/dns_check.h).
 #include "cli/check_command.h"
 
 #include <CLI/CLI.hpp>
@@ -10,13 +10,11 @@
 #include <memory>
 #include <optional>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/json.hpp>
 
 #include "base/escape.h"
-#include "dns/caching_resolver.h"
-#include "dns/cares_resolver.h"
+#include "cli/check_dmarc.h"
+#include "cli/dns_check.h"
 #include "mailauth/spf/resolver_check.h"
 
 namespace petrel::cli {
@@ -53,9 +51,6 @@ void run_spf(const SpfArgs& args, const std::function<config::Config()>& load_co
     }
 
     config::Config cfg = args.config_file.empty() ? load_config() : config::load_config(args.config_file);
-    dns::CaresOptions options{cfg.dns.servers, cfg.dns.timeout, cfg.dns.attempts};
-    if (!args.dns_server.empty()) options.servers = {args.dns_server};
-
     spf::Request request;
     request.ip = *ip;
     request.sender = args.sender;
@@ -63,19 +58,9 @@ void run_spf(const SpfArgs& args, const std::function<config::Config()>& load_co
     request.receiver = args.receiver.empty() ? cfg.hostname : args.receiver;
     request.now = static_cast<int64_t>(std::time(nullptr));
 
-    boost::asio::io_context io;
-    std::optional<spf::Outcome> outcome;
-    {
-        dns::CaresResolver cares(io.get_executor(), options);
-        dns::CacheOptions cache_options;
-        cache_options.max_entries = cfg.dns.cache_entries;
-        dns::CachingResolver resolver(cares, cache_options);
-        auto check = helo_identity ? spf::check_helo(resolver, request) : spf::check_mail_from(resolver, request);
-        boost::asio::co_spawn(io, std::move(check), [&](std::exception_ptr e, spf::Outcome o) {
-            if (!e) outcome = std::move(o);
-        });
-        io.run();
-    }
+    auto outcome = run_dns_check<spf::Outcome>(cfg, args.dns_server, [&](dns::Resolver& resolver) {
+        return helo_identity ? spf::check_helo(resolver, request) : spf::check_mail_from(resolver, request);
+    });
     if (!outcome) fail("SPF evaluation did not complete");
 
     const char* result = spf::to_string(outcome->result);
@@ -108,7 +93,7 @@ void add_not_yet(CLI::App& check, const char* kind) {
 }  // namespace
 
 void add_check_command(CLI::App& parent, std::function<config::Config()> load_config) {
-    CLI::App* check = parent.add_subcommand("check", "check a domain's SPF (MX, DKIM, DMARC and TLS to come)");
+    CLI::App* check = parent.add_subcommand("check", "check a domain's SPF or DMARC (MX, DKIM and TLS to come)");
     check->require_subcommand(1);
 
     auto args = std::make_shared<SpfArgs>();
@@ -123,7 +108,8 @@ void add_check_command(CLI::App& parent, std::function<config::Config()> load_co
     spf_cmd->add_flag("--json", args->json, "print one JSON object");
     spf_cmd->callback([args, load_config] { run_spf(*args, load_config); });
 
-    for (const char* kind : {"mx", "dkim", "dmarc", "tls"}) add_not_yet(*check, kind);
+    add_check_dmarc(*check, load_config);
+    for (const char* kind : {"mx", "dkim", "tls"}) add_not_yet(*check, kind);
 }
 
 }  // namespace petrel::cli

@@ -35,6 +35,7 @@ Config default_config() {
         {ListenerKind::Submissions, "127.0.0.1", 2465, "127.0.0.1:2465"},
     };
     c.local.maildir_root = c.data_dir + "/mail";
+    c.authentication.authserv_id = c.hostname;
     return c;
 }
 
@@ -52,6 +53,15 @@ const char* to_string(DeliveryMode mode) {
         case DeliveryMode::Sandbox: return "sandbox";
         case DeliveryMode::Mx: return "mx";
         case DeliveryMode::Smarthost: return "smarthost";
+    }
+    return "?";
+}
+
+const char* to_string(DmarcAction action) {
+    switch (action) {
+        case DmarcAction::Reject: return "reject";
+        case DmarcAction::Tag: return "tag";
+        case DmarcAction::Off: return "off";
     }
     return "?";
 }

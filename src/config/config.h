@@ -134,6 +134,17 @@ struct Dkim {
     std::vector<DkimDomain> domains;      // [[dkim.domain]]
 };
 
+// Inbound checks on the mx listener: SPF, DKIM, DMARC, ARC and the Authentication-Results
+// header (mailauth/inbound_check.h, docs/authentication-results.md). Submission listeners are
+// never checked (their users authenticated).
+enum class DmarcAction { Reject, Tag, Off };  // what a DMARC failure under p=reject gets
+struct Authentication {
+    bool enabled = true;
+    std::string authserv_id;  // RFC 8601 §2.5; load/default set it to `hostname` when not given
+    DmarcAction dmarc_reject = DmarcAction::Reject;  // reject: 550 5.7.1 at end of DATA
+    bool dmarc_quarantine_tag = false;  // dmarc_quarantine = "tag": X-Petrel-Quarantine header
+};
+
 struct Config {
     std::string source_file;                 // empty for the zero-config default
     std::string data_dir = "./petrel-data";
@@ -155,6 +166,7 @@ struct Config {
     Queue queue;
     Local local;
     Dkim dkim;
+    Authentication authentication;
 };
 
 // An error in a config file: "FILE:LINE: message" in what().
@@ -179,6 +191,7 @@ Config load_config(const std::string& path);
 
 const char* to_string(ListenerKind kind);
 const char* to_string(DeliveryMode mode);
+const char* to_string(DmarcAction action);  // "reject", "tag", "off"
 
 // The system host name (gethostname), or "localhost" when it has none usable.
 std::string system_hostname();

@@ -26,6 +26,7 @@
 #include "base/escape.h"
 #include "base/ids.h"
 #include "mail/received.h"
+#include "server/inbound_auth.h"
 
 namespace petrel::server {
 namespace {
@@ -262,14 +263,33 @@ asio::awaitable<smtp::Output> Connection::authenticate(smtp::AuthRequest request
 }
 
 asio::awaitable<smtp::Output> Connection::commit(smtp::AcceptedMessage message) {
-    std::string qid = ctx_.spool.new_id();
-    qid_ = qid;
+    std::string qid = qid_;  // taken in run() before the "message complete" line
     std::string from = message.envelope.sender ? message.envelope.sender->str() : std::string();
     size_t nrcpt = message.envelope.recipients.size();
-    // RFC 5321 §4.4: the Received trace header goes on top (with TLS details, RFC 8314 §4.3).
+
+    // mx only: SPF, DKIM, DMARC, ARC and Authentication-Results (RFC 8601). Submission users
+    // have authenticated; their mail is neither checked nor labelled.
+    std::string auth_headers;
+    if (kind_ == config::ListenerKind::Mx && ctx_.cfg.authentication.enabled && ctx_.resolver) {
+        auto op = check_inbound_message(*ctx_.resolver, ctx_.cfg, message.envelope, message.body);
+        InboundAuthOutcome auth = co_await std::move(op);
+        if (auth.reject) {
+            spdlog::info("{} rejected from=<{}> nrcpt={} {} reason=dmarc", tag(),
+                         base::escape_for_log(from), nrcpt, auth.summary);
+            smtp::CommitResult refused;
+            refused.failure = std::move(auth.reject);
+            co_return session_->commit_result(refused);
+        }
+        spdlog::info("{} auth {}", tag(), auth.summary);
+        auth_headers = std::move(auth.headers);
+    }
+
+    // RFC 5321 §4.4: the Received trace header goes on top (with TLS details, RFC 8314 §4.3),
+    // then Authentication-Results (RFC 8601 §5: above the fields it is about).
     std::string full = mail::build_received(message.envelope, ctx_.cfg.hostname, qid,
                                             std::time(nullptr));
-    full.reserve(full.size() + message.body.size());
+    full.reserve(full.size() + auth_headers.size() + message.body.size());
+    full += auth_headers;
     full += message.body;
     std::string().swap(message.body);
     size_t size = full.size();
@@ -347,6 +367,9 @@ asio::awaitable<void> Connection::run() {
     smtp::Output out = session_->start();
     // Bounded: every round either reads from the peer (under a deadline) or acts once.
     for (;;) {
+        // The queue ID exists before the "message complete" line, so every line about the
+        // message carries qid= (and not the previous message's).
+        if (out.action == smtp::Action::Commit && out.message) qid_ = ctx_.spool.new_id();
         log_events(out);
         if (!co_await write_all(out.wire)) break;
         std::string().swap(out.wire);

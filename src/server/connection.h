@@ -8,7 +8,8 @@
 // (RFC 5321 §4.5.3.2 via session.read_timeout(); writes and TLS handshakes have their own).
 // Threading: a Connection lives on the io_context thread; AUTH verification runs on the verify
 // pool and spool commits on a spool thread, and both post their result back here.
-// RFC 3207 (STARTTLS), RFC 8314 §3 (implicit TLS), RFC 4954 (AUTH), RFC 5321 §4.4 (Received).
+// RFC 3207 (STARTTLS), RFC 8314 §3 (implicit TLS), RFC 4954 (AUTH), RFC 5321 §4.4 (Received),
+// RFC 8601 (Authentication-Results on mx mail, via server/inbound_auth.h).
 // Internal to server/: includes Asio.
 #pragma once
 
@@ -28,6 +29,7 @@
 #include <boost/asio/thread_pool.hpp>
 
 #include "config/config.h"
+#include "dns/resolver.h"
 #include "net/tls.h"
 #include "policy/auth_throttle.h"
 #include "queue/spool.h"
@@ -38,6 +40,8 @@ namespace petrel::server {
 
 // What every connection of one server shares. Everything here is used on the io thread only,
 // except `credentials` (thread-safe, called on the verify pool) and `spool` (thread-safe).
+// `resolver` (io thread only) is for the mx listener's authentication checks
+// (server/inbound_auth.h); without one, mx mail is accepted unchecked (unit tests).
 struct ServerContext {
     boost::asio::io_context& io;
     const config::Config& cfg;
@@ -47,6 +51,7 @@ struct ServerContext {
     smtp::SessionPolicy& policy;
     policy::AuthThrottle& throttle;
     boost::asio::thread_pool& verify_pool;
+    dns::Resolver* resolver = nullptr;
 };
 
 class Connection : public std::enable_shared_from_this<Connection> {
@@ -104,7 +109,7 @@ private:
     config::ListenerKind kind_;
     smtp::SessionConfig session_config_;
     std::string sid_;
-    std::string qid_;  // the last queue ID, for log lines
+    std::string qid_;  // the current (or last) message's queue ID, for log lines
     std::string client_ip_;
     uint16_t client_port_;
     std::optional<smtp::ServerSession> session_;

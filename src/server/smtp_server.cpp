@@ -196,7 +196,15 @@ std::vector<std::string> SmtpServer::bound_addresses() const {
     return out;
 }
 
+void SmtpServer::set_resolver(dns::Resolver& resolver) { impl_->ctx.resolver = &resolver; }
+
 void SmtpServer::start() {
+    bool has_mx = std::any_of(impl_->slots.begin(), impl_->slots.end(), [](const Impl::Slot& s) {
+        return s.config.kind == config::ListenerKind::Mx;
+    });
+    if (has_mx && impl_->cfg.authentication.enabled && !impl_->ctx.resolver) {
+        spdlog::warn("authentication checks enabled but no resolver: mx mail is not checked");
+    }
     for (auto& slot : impl_->slots) {
         spdlog::info("smtp listening {} {}", config::to_string(slot.config.kind),
                      slot.listener->local_address());

@@ -36,6 +36,9 @@ class Credentials;
 namespace petrel::smtp {
 class SessionPolicy;
 }
+namespace petrel::dns {
+class Resolver;
+}
 
 namespace petrel::server {
 
@@ -57,6 +60,12 @@ public:
 
     // "mx 127.0.0.1:2525" per listener, with the real ports (port 0 in the config is allowed).
     std::vector<std::string> bound_addresses() const;
+
+    // The resolver the mx listeners' authentication checks ask (cfg.authentication,
+    // server/inbound_auth.h). Call before start(); `resolver` must outlive the server and be
+    // used on the io thread only. Without one, mx mail is accepted unchecked (a warning is
+    // logged at start() when checks are enabled).
+    void set_resolver(dns::Resolver& resolver);
 
     // Starts the accept loops (call after the privilege drop).
     void start();

@@ -178,7 +178,7 @@ class PetrelInstance:
 
     # -- configuration -------------------------------------------------------------------
     def base_config(self) -> dict:
-        return {
+        base = {
             "data_dir": str(self.data_dir),
             "hostname": "mx.example.test",
             "listener": [{"kind": l.kind, "address": l.address} for l in self.listeners],
@@ -189,6 +189,14 @@ class PetrelInstance:
             # Keep AUTH throttling out of the way of the tests that do not test it.
             "auth": {"max_failures": 50, "failure_delay_ms": 0},
         }
+        if "dns" not in self.overrides:
+            # Inbound authentication (SPF, DKIM, DMARC) is on for mx mail by default and would
+            # ask the resolvers of /etc/resolv.conf: a closed loopback port instead fails every
+            # lookup at once (temperror) and keeps tests off the network. Tests about DNS set
+            # their own [dns] (a loopback server, tests/lib/dns_server.py).
+            base["dns"] = {"servers": [f"127.0.0.1:{free_port()}"], "timeout_ms": 200,
+                           "attempts": 1}
+        return base
 
     def write_config(self):
         self.workdir.mkdir(parents=True, exist_ok=True)

@@ -42,14 +42,14 @@ std::optional<std::string> decode_qp(std::string_view s) {
     return out;
 }
 
+}  // namespace
+
 bool parse_canon(std::string_view s, Canon& out) {
     if (s == "simple") out = Canon::Simple;
     else if (s == "relaxed") out = Canon::Relaxed;
     else return false;
     return true;
 }
-
-}  // namespace
 
 const char* to_string(Algorithm a) {
     switch (a) {

@@ -44,6 +44,9 @@ struct Signature {
 // "unsupported q=", "i= not within d=", "h= does not sign From", "bad l=", "x= before t=",...
 std::optional<Signature> parse_signature(const HeaderField& field, std::string& error);
 
+// One half of a c= value: "simple" or "relaxed" (RFC 6376 §3.4); false for anything else.
+bool parse_canon(std::string_view s, Canon& out);
+
 // The base64 decoder DKIM uses (RFC 6376 §2.4: FWS inside is ignored); nullopt if invalid.
 std::optional<std::string> base64_decode(std::string_view text);
 std::string base64_encode(std::string_view bytes);

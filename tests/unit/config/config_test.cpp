@@ -345,5 +345,41 @@ TEST_F(ConfigFile, LocalErrorsNameTheLine) {
     EXPECT_EQ(error_of("[local]\naliases = 3\n"), "2: 'aliases' must be a table: [aliases]");
 }
 
+TEST_F(ConfigFile, AuthenticationDefaults) {
+    Config c = load("hostname = \"mx.example.test\"\n");
+    EXPECT_TRUE(c.authentication.enabled);
+    EXPECT_EQ(c.authentication.authserv_id, "mx.example.test");  // follows the hostname
+    EXPECT_EQ(c.authentication.dmarc_reject, DmarcAction::Reject);
+    EXPECT_FALSE(c.authentication.dmarc_quarantine_tag);
+    EXPECT_EQ(default_config().authentication.authserv_id, default_config().hostname);
+}
+
+TEST_F(ConfigFile, AuthenticationEveryKey) {
+    Config c = load("hostname = \"mx.example.test\"\n[authentication]\nenabled = false\n"
+                    "authserv_id = \"auth.example.test\"\ndmarc_reject = \"tag\"\n"
+                    "dmarc_quarantine = \"tag\"\n");
+    EXPECT_FALSE(c.authentication.enabled);
+    EXPECT_EQ(c.authentication.authserv_id, "auth.example.test");
+    EXPECT_EQ(c.authentication.dmarc_reject, DmarcAction::Tag);
+    EXPECT_TRUE(c.authentication.dmarc_quarantine_tag);
+    EXPECT_EQ(load("[authentication]\ndmarc_reject = \"off\"\n").authentication.dmarc_reject,
+              DmarcAction::Off);
+    EXPECT_STREQ(to_string(DmarcAction::Off), "off");
+}
+
+TEST_F(ConfigFile, AuthenticationErrorsNameTheLine) {
+    EXPECT_EQ(error_of("[authentication]\nenable = true\n"), "2: unknown key 'authentication.enable'");
+    EXPECT_EQ(error_of("[authentication]\nenabled = \"yes\"\n"), "2: 'enabled' must be true or false");
+    EXPECT_EQ(error_of("[authentication]\n\nauthserv_id = \"a b\"\n"),
+              "3: [authentication] authserv_id must be a host name (letters, digits, '-', '.', '_')");
+    EXPECT_EQ(error_of("[authentication]\nauthserv_id = \"x;y\"\n"),
+              "2: [authentication] authserv_id must be a host name (letters, digits, '-', '.', '_')");
+    EXPECT_EQ(error_of("[authentication]\ndmarc_reject = \"quarantine\"\n"),
+              "2: [authentication] dmarc_reject must be reject, tag or off");
+    EXPECT_EQ(error_of("[authentication]\ndmarc_quarantine = \"reject\"\n"),
+              "2: [authentication] dmarc_quarantine must be tag or off");
+    EXPECT_EQ(error_of("authentication = 1\n"), "1: 'authentication' must be a table: [authentication]");
+}
+
 }  // namespace
 }  // namespace petrel::config

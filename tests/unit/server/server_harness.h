@@ -25,6 +25,7 @@
 
 #include "base/ids.h"
 #include "config/config.h"
+#include "dns/resolver.h"
 #include "net/tls.h"
 #include "queue/spool.h"
 #include "server/smtp_server.h"
@@ -130,6 +131,7 @@ public:
     void start() {
         tls_ = std::make_unique<net::TlsContexts>(cfg);
         server_ = std::make_unique<SmtpServer>(io_, cfg, *tls_, spool, credentials);
+        if (resolver) server_->set_resolver(*resolver);
         server_->bind();
         server_->start();
         auto promise = std::make_shared<std::promise<void>>();
@@ -177,6 +179,7 @@ public:
     config::Config cfg;
     FakeSpool spool;
     FakeCredentials credentials;
+    dns::Resolver* resolver = nullptr;  // set before start(): mx authentication checks
 
 private:
     asio::io_context io_;
