@@ -1,6 +1,6 @@
 // app/serve.cpp — see serve.h. The wiring of the daemon, in plain sight (STYLE §8):
 // config → logs → data_dir → store → spool → queue manager (recovery) → TLS → resolver → SMTP
-// server → bind → DKIM keys → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
+// server → bind → DKIM/ARC keys → privilege drop → start → signals → run. Exceptions are only for start-up errors here (STYLE §6).
 #include "app/serve.h"
 
 #include <sys/stat.h>
@@ -27,7 +27,7 @@
 #include "delivery/maildir.h"
 #include "dns/cares_resolver.h"
 #include "dns/caching_resolver.h"
-#include "mailauth/dkim/key_store.h"
+#include "mailauth/outbound.h"
 #include "net/tls.h"
 #include "policy/local_recipients.h"
 #include "policy/relay_policy.h"
@@ -184,10 +184,17 @@ int serve(const std::string& config_file) {
         // privilege drop, so the socket file belongs to the user petrel runs as.
         control::ControlServer control(io, queue, control::socket_path(cfg.data_dir));
         smtp.bind();  // as root if started as root: ports below 1024
-        // DKIM keys (docs/dkim.md) are 0600 files: read now, before the privilege drop.
-        const mailauth::dkim::SigningKeys dkim_keys = mailauth::dkim::load_signing_keys(cfg.data_dir, cfg.dkim);
-        for (const std::string& w : dkim_keys.warnings) spdlog::warn("dkim: {}", w);
-        for (const auto& d : dkim_keys.domains) spdlog::info("dkim: signing for {} ({} key(s))", d.domain, d.keys.size());
+        // DKIM and ARC sealing keys (docs/dkim.md, docs/arc.md) are 0600 files: read now, before
+        // the privilege drop (which hands data_dir to the user petrel runs as, so SIGHUP can
+        // read them again).
+        mailauth::KeyLoadReport key_report;
+        mailauth::OutboundAuth outbound_auth(cfg, key_report);
+        auto log_keys = [](const mailauth::KeyLoadReport& r, const char* prefix) {
+            for (const std::string& e : r.errors) spdlog::error("{}{}", prefix, e);
+            for (const std::string& w : r.warnings) spdlog::warn("{}{}", prefix, w);
+            for (const std::string& n : r.notes) spdlog::info("{}{}", prefix, n);
+        };
+        log_keys(key_report, "");
 
         if (!user.empty()) {
             drop_privileges(user, cfg.data_dir);
@@ -211,7 +218,7 @@ int serve(const std::string& config_file) {
                     delivery::DeliveryOutcome o = maildir->deliver(user, message, env);
                     return delivery::LocalOutcome{o.ok, o.permanent, o.reply};
                 },
-                &dkim_keys);
+                &outbound_auth);
             outbound->start();
         } else if (cfg.delivery.paused) {
             spdlog::warn("delivery paused ([delivery] paused = true): mail is queued, not delivered");
@@ -231,6 +238,11 @@ int serve(const std::string& config_file) {
                         local.replace_store_users(store_users());
                         spdlog::info("SIGHUP: local recipients: {}", local.describe());
                     }
+                    // All keys or none: a bad key file keeps the old set (each error names the file).
+                    mailauth::KeyLoadReport reloaded;
+                    const bool swapped = outbound_auth.reload(reloaded);
+                    log_keys(reloaded, "SIGHUP: ");
+                    if (!swapped) spdlog::error("SIGHUP: DKIM/ARC keys not reloaded, keeping the old ones");
                     signals.async_wait(on_signal);
                     return;
                 }

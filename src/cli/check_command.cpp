@@ -13,6 +13,7 @@
 #include <boost/json.hpp>
 
 #include "base/escape.h"
+#include "cli/check_arc.h"
 #include "cli/check_dmarc.h"
 #include "cli/dns_check.h"
 #include "mailauth/spf/resolver_check.h"
@@ -93,7 +94,7 @@ void add_not_yet(CLI::App& check, const char* kind) {
 }  // namespace
 
 void add_check_command(CLI::App& parent, std::function<config::Config()> load_config) {
-    CLI::App* check = parent.add_subcommand("check", "check a domain's SPF or DMARC (MX, DKIM and TLS to come)");
+    CLI::App* check = parent.add_subcommand("check", "check a domain's SPF or DMARC, a message's ARC chain (MX, DKIM and TLS to come)");
     check->require_subcommand(1);
 
     auto args = std::make_shared<SpfArgs>();
@@ -109,6 +110,7 @@ void add_check_command(CLI::App& parent, std::function<config::Config()> load_co
     spf_cmd->callback([args, load_config] { run_spf(*args, load_config); });
 
     add_check_dmarc(*check, load_config);
+    add_check_arc(*check, load_config);
     for (const char* kind : {"mx", "dkim", "tls"}) add_not_yet(*check, kind);
 }
 

@@ -130,6 +130,7 @@ void run_sign(const DkimArgs& args) {
     }
     cfg.dkim.enabled = true;
     dkim::SigningKeys keys = dkim::load_signing_keys(cfg.data_dir, cfg.dkim);
+    for (const auto& e : keys.errors) std::cerr << "petrel: " << e << "\n";
     for (const auto& w : keys.warnings) std::cerr << "petrel: " << w << "\n";
     std::string message = read_stdin();
     dkim::SignOutcome out;

@@ -79,6 +79,7 @@ struct DestinationPolicy {
     unsigned messages_per_connection = 100;
     unsigned messages_per_minute = 0;   // 0: no limit
     TlsPolicy tls = TlsPolicy::Opportunistic;
+    std::string ca_file;                // tls = required: PEM CAs instead of the system store
 };
 
 enum class SmarthostTls { None, StartTls, Implicit };
@@ -143,6 +144,11 @@ struct Authentication {
     std::string authserv_id;  // RFC 8601 §2.5; load/default set it to `hostname` when not given
     DmarcAction dmarc_reject = DmarcAction::Reject;  // reject: 550 5.7.1 at end of DATA
     bool dmarc_quarantine_tag = false;  // dmarc_quarantine = "tag": X-Petrel-Quarantine header
+    // ARC sealing (RFC 8617 §5.1, docs/arc.md) of mail received on mx and relayed onward: the
+    // key is the DKIM key store's <data_dir>/dkim/<arc_seal_domain>/<arc_seal_selector>.*.pem.
+    bool arc_seal = false;
+    std::string arc_seal_domain;    // required when arc_seal; normalized
+    std::string arc_seal_selector;  // required when arc_seal
 };
 
 struct Config {

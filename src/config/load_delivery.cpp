@@ -16,7 +16,7 @@ void Loader::delivery(const toml::table& t, Config& c) const {
                                "idle_timeout_seconds", "connect_timeout_seconds",
                                "destination_backoff_seconds", "max_connections",
                                "messages_per_connection", "messages_per_minute", "tls",
-                               "smarthost", "destination", "route"});
+                               "ca_file", "smarthost", "destination", "route"});
     Delivery& d = c.delivery;
     if (auto v = string_at(t, "mode")) {
         if (*v == "sandbox") c.delivery_mode = DeliveryMode::Sandbox;
@@ -55,7 +55,7 @@ void Loader::delivery(const toml::table& t, Config& c) const {
             const toml::table& dt = *e.as_table();
             check_keys(dt, "delivery.destination", {"domains", "max_connections",
                                                     "messages_per_connection",
-                                                    "messages_per_minute", "tls"});
+                                                    "messages_per_minute", "tls", "ca_file"});
             DestinationPolicy p = d.defaults;
             p.domains = domain_list(dt, "[[delivery.destination]]", &e);
             destination_limits(dt, "delivery.destination", p);
@@ -110,6 +110,12 @@ void Loader::destination_limits(const toml::table& t, const std::string& where,
         else if (*v == "opportunistic") p.tls = TlsPolicy::Opportunistic;
         else if (*v == "required") p.tls = TlsPolicy::Required;
         else fail(t.get("tls"), "[" + where + "] tls must be none, opportunistic or required");
+    }
+    if (auto v = string_at(t, "ca_file")) {
+        // Read at start-up as root (before the privilege drop): fail here, naming the line,
+        // rather than when the delivery engine builds its TLS contexts.
+        if (!std::ifstream(*v)) fail(t.get("ca_file"), "[" + where + "] cannot read ca_file '" + *v + "'");
+        p.ca_file = *v;
     }
 }
 

@@ -1,6 +1,6 @@
 // config/load_mailauth.cpp — the [dkim] (with [[dkim.domain]]) and [authentication] sections of
-// the config file (loader.h; keys in docs/configuration.md, docs/dkim.md and
-// docs/authentication-results.md). Errors name the file and line.
+// the config file (loader.h; keys in docs/configuration.md, docs/dkim.md,
+// docs/authentication-results.md and docs/arc.md). Errors name the file and line.
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -73,7 +73,8 @@ void Loader::dkim(const toml::table& t, Dkim& out) const {
 
 // [authentication]: the inbound checks on the mx listener (docs/authentication-results.md).
 void Loader::authentication(const toml::table& t, Authentication& out) const {
-    check_keys(t, "authentication", {"enabled", "authserv_id", "dmarc_reject", "dmarc_quarantine"});
+    check_keys(t, "authentication", {"enabled", "authserv_id", "dmarc_reject", "dmarc_quarantine",
+                                     "arc_seal", "arc_seal_domain", "arc_seal_selector"});
     if (auto v = bool_at(t, "enabled")) out.enabled = *v;
     if (auto v = string_at(t, "authserv_id")) {
         // RFC 8601 §2.5: usually the host name. Kept to a domain-like token so the header
@@ -94,6 +95,25 @@ void Loader::authentication(const toml::table& t, Authentication& out) const {
         if (*v == "tag") out.dmarc_quarantine_tag = true;
         else if (*v == "off") out.dmarc_quarantine_tag = false;
         else fail(t.get("dmarc_quarantine"), "[authentication] dmarc_quarantine must be tag or off");
+    }
+    // ARC sealing (docs/arc.md): the key is named explicitly, never guessed from the host name,
+    // since its public half must be published under that name before receivers can verify.
+    if (auto v = bool_at(t, "arc_seal")) out.arc_seal = *v;
+    if (auto v = string_at(t, "arc_seal_domain")) {
+        std::string err;
+        auto norm = normalize_domain(*v, err);
+        if (!norm) fail(t.get("arc_seal_domain"), "[authentication] arc_seal_domain: " + err);
+        out.arc_seal_domain = *norm;
+    }
+    if (auto v = string_at(t, "arc_seal_selector")) {
+        bool ok = !v->empty() && v->size() <= 63 && std::all_of(v->begin(), v->end(), [](char ch) {
+            return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+        });
+        if (!ok) fail(t.get("arc_seal_selector"), "[authentication] arc_seal_selector: bad selector '" + *v + "'");
+        out.arc_seal_selector = *v;
+    }
+    if (out.arc_seal && (out.arc_seal_domain.empty() || out.arc_seal_selector.empty())) {
+        fail(t.get("arc_seal"), "[authentication] arc_seal = true needs arc_seal_domain and arc_seal_selector");
     }
 }
 

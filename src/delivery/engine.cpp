@@ -19,6 +19,7 @@
 #include "delivery/pool_call.h"
 #include "delivery/spool_source.h"
 #include "mailauth/dkim/key_store.h"
+#include "mailauth/outbound.h"
 #include "net/tls.h"
 
 namespace petrel::delivery {
@@ -31,6 +32,9 @@ constexpr size_t kMaxInFlight = 2000;  // messages taken and not yet recorded (b
 constexpr auto kTick = 1s;             // the scheduler looks at the queue at least this often
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kDkimHeadBytes = 64 * 1024;  // where the From field is looked for first
+// A spool file up to this size is read whole with its header and sent from memory: at most
+// kMaxInFlight × 32 KiB = 64 MiB held, and most mail needs no second read.
+constexpr uint64_t kInlineMessageBytes = 32 * 1024;
 
 bool listed(const std::vector<std::string>& v, const std::string& s) {
     return std::find(v.begin(), v.end(), s) != v.end();
@@ -40,20 +44,25 @@ bool listed(const std::vector<std::string>& v, const std::string& s) {
 DeliveryEngine::DeliveryEngine(asio::io_context& io, const config::Config& cfg,
                                queue::QueueManager& queue, const queue::FileSpool& spool,
                                dns::Resolver& resolver, LocalDeliver local,
-                               const mailauth::dkim::SigningKeys* dkim)
+                               const mailauth::OutboundAuth* dkim)
     : io_(io),
       cfg_(cfg),
       queue_(queue),
       spool_(spool),
       resolver_(resolver),
       local_(std::move(local)),
-      dkim_(dkim && !dkim->domains.empty() ? dkim : nullptr),
+      dkim_(dkim),
       retry_(cfg.delivery),
       timer_(io),
       rng_(std::random_device{}()) {
     // Contexts are built at start-up, where an error may still stop the daemon (STYLE §6).
     tls_opportunistic_ = net::make_client_context(false);
-    tls_verify_ = net::make_client_context(true);
+    auto add_verify = [&](const config::DestinationPolicy& p) {
+        if (p.tls != config::TlsPolicy::Required || tls_verify_.count(p.ca_file)) return;
+        tls_verify_[p.ca_file] = net::make_client_context(true, p.ca_file);
+    };
+    add_verify(cfg.delivery.defaults);
+    for (const auto& p : cfg.delivery.destinations) add_verify(p);
     auto add = [&](const config::Smarthost& s) {
         tls_smarthost_[&s] = net::make_client_context(s.tls_verify, s.ca_file);
     };
@@ -135,16 +144,16 @@ void DeliveryEngine::take_due() {
 
 asio::awaitable<void> DeliveryEngine::load(std::vector<std::string> ids) {
     struct Loaded {
-        std::optional<queue::SpoolEntry> entry;
-        uint32_t attempts = 0;
+        std::optional<queue::DeliveryEntry> entry;
         std::string dkim_header;
     };
+    // One open and one pread per message: header, current states, attempts and (for a small
+    // message) its bytes, which the transactions then send from memory.
     auto op = on_pool<std::vector<Loaded>>(pool_, [this, ids] {
         std::vector<Loaded> out(ids.size());
         for (size_t i = 0; i < ids.size(); ++i) {
-            out[i].entry = queue_.entry(ids[i]);
-            if (auto info = queue_.info(ids[i])) out[i].attempts = info->attempts;
-            if (out[i].entry) out[i].dkim_header = dkim_sign(ids[i], *out[i].entry);
+            out[i].entry = queue_.delivery_entry(ids[i], kInlineMessageBytes);
+            if (out[i].entry) out[i].dkim_header = dkim_sign(ids[i], out[i].entry->entry);
         }
         return out;
     });
@@ -154,22 +163,26 @@ asio::awaitable<void> DeliveryEngine::load(std::vector<std::string> ids) {
             in_flight_.erase(ids[i]);
             continue;
         }
+        queue::DeliveryEntry& de = *loaded[i].entry;
         auto work = std::make_shared<MessageWork>();
         work->id = ids[i];
-        work->entry = std::move(*loaded[i].entry);
+        work->entry = std::move(de.entry);
         work->bounce = queue::is_petrel_bounce(work->entry.envelope);
-        work->attempts = loaded[i].attempts;
+        work->attempts = de.attempts;
+        work->delay_warned = de.delay_warned;
+        work->message = std::move(de.message);
         work->dkim_header = std::move(loaded[i].dkim_header);
         dispatch(std::move(work));
     }
 }
 
 // Once per message and attempt, before its first transaction (on the pool: it reads the spool
-// file). Only mail that leaves by SMTP is signed: not DSNs petrel wrote, not Maildir-only mail.
-// The From domain is looked up in the first 64 KiB; only when it has keys is the whole message
-// read (sign_outbound hashes it in memory: at most the accepted maximum message size).
+// file). Only mail that leaves by SMTP is signed or sealed: not DSNs petrel wrote, not
+// Maildir-only mail. The header section is looked at in the first 64 KiB; only when there is
+// work (a key for the From domain, or mx mail to seal: mailauth/outbound.h) is the whole
+// message read (signing hashes it in memory: at most the accepted maximum message size).
 std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::SpoolEntry& entry) const {
-    if (!dkim_ || queue::is_petrel_bounce(entry.envelope)) return {};
+    if (!dkim_ || !dkim_->active() || queue::is_petrel_bounce(entry.envelope)) return {};
     bool remote = false;
     for (size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
         remote |= entry.states[i] == queue::RecipientState::Pending &&
@@ -180,24 +193,16 @@ std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::SpoolE
     std::optional<std::string_view> head = src.read(kDkimHeadBytes);
     if (!head) return {};
     const size_t end = head->find("\r\n\r\n");
-    if (end != std::string_view::npos) {  // the whole header section: is there a key at all?
-        const std::string_view fields = head->substr(0, end + 4);
-        if (!dkim_->find(mailauth::dkim::from_domain(fields))) return {};
-    }
+    if (end != std::string_view::npos && !dkim_->has_work(head->substr(0, end + 4), entry.envelope)) return {};
     std::optional<std::string> message = queue_.message(id);
     if (!message) return {};
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    mailauth::dkim::SignOutcome out =
-        mailauth::dkim::sign_outbound(*dkim_, *message, static_cast<uint64_t>(now.count()));
-    if (!out.ok()) {  // sent unsigned: a receiver treats it as mail without a signature
-        spdlog::warn("delivery: qid={} not DKIM-signed: {}", id, base::escape_for_log(out.error));
-        return {};
-    }
-    if (!out.header.empty()) {
-        spdlog::info("delivery: qid={} dkim signed d={}", id, mailauth::dkim::from_domain(*message));
-    }
-    return out.header;
+    mailauth::Prepared out = dkim_->prepare(*message, entry.envelope, static_cast<uint64_t>(now.count()));
+    for (const std::string& w : out.warnings) spdlog::warn("delivery: qid={} {}", id, base::escape_for_log(w));
+    if (!out.dkim_domain.empty()) spdlog::info("delivery: qid={} dkim signed d={}", id, out.dkim_domain);
+    if (out.arc_instance > 0) spdlog::info("delivery: qid={} arc sealed i={}", id, out.arc_instance);
+    return out.fields;
 }
 
 std::shared_ptr<Destination> DeliveryEngine::destination_for(const std::string& domain) {
@@ -340,7 +345,8 @@ asio::awaitable<void> DeliveryEngine::local_job(Job job) {
     auto op = on_pool<std::vector<Outcome>>(pool_, [this, job] {
         std::vector<Outcome> outs;
         const auto& env = job.msg->entry.envelope;
-        std::optional<std::string> message = queue_.message(job.msg->id);
+        std::optional<std::string> message =
+            job.msg->message ? job.msg->message : queue_.message(job.msg->id);
         for (size_t i : job.rcpts) {
             Outcome o;
             o.index = i;

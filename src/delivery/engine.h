@@ -21,6 +21,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -41,8 +42,8 @@
 #include "queue/queue_manager.h"
 #include "smtp/client_session.h"
 
-namespace petrel::mailauth::dkim {
-struct SigningKeys;  // mailauth/dkim/key_store.h
+namespace petrel::mailauth {
+class OutboundAuth;  // mailauth/outbound.h: DKIM keys and the ARC sealing key (SIGHUP reloads)
 }
 
 namespace petrel::delivery {
@@ -81,6 +82,9 @@ struct MessageWork {
     std::vector<Outcome> outcomes;
     int64_t resume_ms = 0;         // earliest time a paused destination takes it again
     std::string dkim_header;       // DKIM-Signature fields sent before the stored message (SMTP only)
+    std::optional<std::string> message;  // the message bytes when small (read with the header)
+    bool delay_warned = false;        // a delay report went out in an earlier attempt (journaled)
+    bool delay_warning_sent = false;  // one goes out in this attempt: record_attempt journals it
 };
 
 // Recipients of one message for one destination: one SMTP transaction.
@@ -113,7 +117,7 @@ public:
     DeliveryEngine(boost::asio::io_context& io, const config::Config& cfg,
                    queue::QueueManager& queue, const queue::FileSpool& spool,
                    dns::Resolver& resolver, LocalDeliver local,
-                   const mailauth::dkim::SigningKeys* dkim = nullptr);  // outlives the engine
+                   const mailauth::OutboundAuth* dkim = nullptr);  // outlives the engine
     ~DeliveryEngine();
     DeliveryEngine(const DeliveryEngine&) = delete;
     DeliveryEngine& operator=(const DeliveryEngine&) = delete;
@@ -136,11 +140,11 @@ private:
     bool may_send(Destination& d, int64_t now_ms);
     void fail_job(const Job& job, const smtp::Reply& reply, bool from_server, const std::string& mta);
     boost::asio::awaitable<void> local_job(Job job);
+    // DKIM-signs and ARC-seals (mailauth/outbound.h): the fields to send before the message.
     std::string dkim_sign(const std::string& id, const queue::SpoolEntry& entry) const;  // pool
     // reports.cpp: completing a message
     boost::asio::awaitable<void> complete(std::shared_ptr<MessageWork> work);
-    boost::asio::awaitable<void> send_reports(const MessageWork& work, int64_t now_ms,
-                                              bool expired);
+    boost::asio::awaitable<void> send_reports(MessageWork& work, int64_t now_ms, bool expired);
     // smtp_delivery.cpp: one connection
     boost::asio::awaitable<void> connection(std::shared_ptr<Destination> d, Job job);
     void spawn(boost::asio::awaitable<void> task);
@@ -158,7 +162,7 @@ private:
     const queue::FileSpool& spool_;
     dns::Resolver& resolver_;
     LocalDeliver local_;
-    const mailauth::dkim::SigningKeys* dkim_;  // nullptr or no domains: nothing is signed
+    const mailauth::OutboundAuth* dkim_;  // nullptr: nothing is signed or sealed
     RetryPolicy retry_;
     boost::asio::thread_pool pool_{2};
     boost::asio::steady_timer timer_;
@@ -167,9 +171,10 @@ private:
     bool started_ = false;
     size_t coroutines_ = 0;  // connections, local jobs and completions running
     std::set<std::string> in_flight_;     // message IDs taken and not yet recorded
-    std::set<std::string> delay_warned_;  // NOTIFY=DELAY reports sent (in memory: at most one per run)
     std::map<std::string, std::shared_ptr<Destination>> destinations_;
-    std::shared_ptr<boost::asio::ssl::context> tls_opportunistic_, tls_verify_;
+    std::shared_ptr<boost::asio::ssl::context> tls_opportunistic_;
+    // tls = "required" for MX hosts: one verifying context per CA file ("" = system store).
+    std::map<std::string, std::shared_ptr<boost::asio::ssl::context>> tls_verify_;
     std::map<const config::Smarthost*, std::shared_ptr<boost::asio::ssl::context>> tls_smarthost_;
 };
 

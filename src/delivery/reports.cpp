@@ -77,8 +77,9 @@ asio::awaitable<void> DeliveryEngine::complete(std::shared_ptr<MessageWork> work
     for (const Outcome& o : w.outcomes) {
         results.push_back({o.index, o.state, smtp::reply_text(o.reply)});
     }
-    auto op = on_pool<queue::ControlResult>(pool_, [this, id = w.id, results, next] {
-        return queue_.record_attempt(id, results, next);
+    const bool sent_warning = w.delay_warning_sent;
+    auto op = on_pool<queue::ControlResult>(pool_, [this, id = w.id, results, next, sent_warning] {
+        return queue_.record_attempt(id, results, next, sent_warning);
     });
     queue::ControlResult r = co_await std::move(op);
     if (r != queue::ControlResult::Ok && r != queue::ControlResult::NotFound) {
@@ -87,12 +88,12 @@ asio::awaitable<void> DeliveryEngine::complete(std::shared_ptr<MessageWork> work
     in_flight_.erase(w.id);
 }
 
-asio::awaitable<void> DeliveryEngine::send_reports(const MessageWork& w, int64_t now, bool expired) {
+asio::awaitable<void> DeliveryEngine::send_reports(MessageWork& w, int64_t now, bool expired) {
     const mail::Envelope& env = w.entry.envelope;
     std::vector<mail::DsnRecipient> failed, delayed, delivered;
     const bool warn_delay = !expired && cfg_.delivery.delay_warning.count() > 0 &&
                             now - w.entry.created_ms >= cfg_.delivery.delay_warning.count() * 1000 &&
-                            !delay_warned_.count(w.id);
+                            !w.delay_warned;
     for (const Outcome& o : w.outcomes) {
         const mail::Recipient& rc = env.recipients[o.index];
         mail::DsnRecipient d;
@@ -120,9 +121,11 @@ asio::awaitable<void> DeliveryEngine::send_reports(const MessageWork& w, int64_t
         }
     }
     if (failed.empty() && delayed.empty() && delivered.empty()) co_return;
-    if (!delayed.empty()) delay_warned_.insert(w.id);
-    auto read = on_pool<std::optional<std::string>>(pool_, [this, id = w.id] { return queue_.message(id); });
-    std::optional<std::string> original = co_await std::move(read);
+    std::optional<std::string> original = w.message;
+    if (!original) {
+        auto read = on_pool<std::optional<std::string>>(pool_, [this, id = w.id] { return queue_.message(id); });
+        original = co_await std::move(read);
+    }
     if (!original) {
         spdlog::error("qid={} cannot read the message for its report", w.id);
         co_return;
@@ -153,6 +156,7 @@ asio::awaitable<void> DeliveryEngine::send_reports(const MessageWork& w, int64_t
         });
         queue::CommitOutcome c = co_await std::move(commit);
         if (c.status == queue::CommitStatus::Ok) {
+            if (group == &delayed) w.delay_warning_sent = true;  // journaled by record_attempt
             spdlog::info("qid={} report qid={} to=<{}> ({})", w.id, id,
                          base::escape_for_log(env.sender ? env.sender->str() : ""),
                          group == &failed ? "failed" : group == &delayed ? "delayed" : "success");

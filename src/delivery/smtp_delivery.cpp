@@ -105,7 +105,11 @@ smtp::ClientTransaction DeliveryEngine::transaction(const Job& job) const {
     t.envelope.params = e.envelope.params;
     t.envelope.facts = e.envelope.facts;
     for (size_t i : job.rcpts) t.envelope.recipients.push_back(e.envelope.recipients[i]);
-    t.message = std::make_shared<SpoolSource>(spool_.path_of(e.id), e.message_offset, e.message_size);
+    if (job.msg->message) {  // read with the header (engine.cpp, load): no second read
+        t.message = std::make_shared<smtp::StringSource>(*job.msg->message);
+    } else {
+        t.message = std::make_shared<SpoolSource>(spool_.path_of(e.id), e.message_offset, e.message_size);
+    }
     if (!job.msg->dkim_header.empty()) {  // signed once per message (engine.cpp, dkim_sign)
         t.message = std::make_shared<PrefixSource>(job.msg->dkim_header, std::move(t.message));
     }
@@ -226,7 +230,7 @@ asio::awaitable<DeliveryEngine::SessionEnd> DeliveryEngine::converse(Destination
         ctx = tls_smarthost_.at(d.smarthost);
         verify = d.smarthost->tls_verify;
     } else if (d.policy.tls == config::TlsPolicy::Required) {
-        ctx = tls_verify_;
+        ctx = tls_verify_.at(d.policy.ca_file);  // built at start-up for every required policy
         verify = true;
     }
     const std::string peer = hop.host + "[" + s.peer() + "]";

@@ -120,6 +120,7 @@ FileSpool::FileSpool(FileSpoolOptions options) : options_(std::move(options)) {
     // every file's header anyway and hands the total over (add_recovered_bytes), so each file
     // is touched once at start-up (a stat per file cost ~9 s of a 1M-message restart).
     for (size_t i = 0; i < kSyncThreads; ++i) workers_.emplace_back([this] { sync_worker(); });
+    removal_thread_ = std::thread([this] { removal_syncer(); });
 }
 
 FileSpool::~FileSpool() {
@@ -130,6 +131,8 @@ FileSpool::~FileSpool() {
     }
     work_cv_.notify_all();
     for (auto& t : workers_) t.join();  // the last leader has acknowledged everything
+    removal_cv_.notify_all();
+    removal_thread_.join();             // it syncs removals still unsynced before it ends
     for (int fd : {tmp_fd_, queue_fd_, lock_fd_}) {
         if (fd >= 0) ::close(fd);
     }
@@ -197,14 +200,60 @@ bool FileSpool::unlink_message(const std::string& id, std::string* error) {
         if (error) *error = errno_text("cannot remove", path_of(id), errno);
         return false;
     }
-    if (known) {
-        std::lock_guard lk(mu_);
-        bytes_ -= std::min<uint64_t>(bytes_, static_cast<uint64_t>(st.st_size));
-    }
+    std::lock_guard lk(mu_);
+    ++removal_gen_;
+    if (known) bytes_ -= std::min<uint64_t>(bytes_, static_cast<uint64_t>(st.st_size));
     return true;
 }
 
-bool FileSpool::sync_queue_dir() { return ::fsync(queue_fd_) == 0; }
+bool FileSpool::sync_queue_dir() { return fsync_queue_dir(); }
+
+bool FileSpool::fsync_queue_dir() {
+    uint64_t gen = 0;
+    {
+        std::lock_guard lk(mu_);
+        gen = removal_gen_;  // every unlink counted so far was made before the fsync is issued
+    }
+    if (::fsync(queue_fd_) != 0) return false;
+    std::lock_guard lk(mu_);
+    removal_synced_ = std::max(removal_synced_, gen);
+    ++stats_.dir_fsyncs;
+    return true;
+}
+
+void FileSpool::sync_removals_soon() {
+    {
+        std::lock_guard lk(mu_);
+        if (removal_synced_ == removal_gen_ || removal_wanted_) return;
+        removal_wanted_ = true;
+    }
+    removal_cv_.notify_one();
+}
+
+bool FileSpool::removals_synced() const {
+    std::lock_guard lk(mu_);
+    return removal_synced_ == removal_gen_;
+}
+
+void FileSpool::removal_syncer() {
+    std::unique_lock lk(mu_);
+    while (true) {
+        removal_cv_.wait(lk, [&] { return stop_ || removal_wanted_; });
+        // Under load a commit batch's directory fsync (finish_round) comes within a few ms and
+        // covers these unlinks too: wait a little for one before paying an fsync of our own.
+        removal_cv_.wait_for(lk, kRemovalSyncDelay,
+                             [&] { return stop_ || removal_synced_ == removal_gen_; });
+        removal_wanted_ = false;
+        if (removal_synced_ != removal_gen_) {
+            lk.unlock();
+            const bool ok = fsync_queue_dir();
+            lk.lock();
+            if (ok) ++stats_.removal_fsyncs;
+            else removal_wanted_ = !stop_;  // retried after the delay; recovery finishes it anyway
+        }
+        if (stop_ && (removal_synced_ == removal_gen_ || !removal_wanted_)) return;
+    }
+}
 
 void FileSpool::add_recovered_bytes(uint64_t bytes) {
     std::lock_guard lk(mu_);
@@ -330,7 +379,7 @@ void FileSpool::finish_round(std::vector<std::unique_ptr<Batch>>& round) {
         for (Job& job : batch->jobs) any_stored = any_stored || job.stored;
     }
     int dir_err = 0;
-    if (any_stored && ::fsync(queue_fd_) != 0) dir_err = errno;
+    if (any_stored && !fsync_queue_dir()) dir_err = errno;
     if (dir_err != 0) {
         // Not known to be durable: take the files back so nothing half-promised stays visible.
         for (auto& batch : round) {
@@ -345,7 +394,6 @@ void FileSpool::finish_round(std::vector<std::unique_ptr<Batch>>& round) {
     }
     {
         std::lock_guard lk(mu_);
-        if (any_stored) ++stats_.dir_fsyncs;
         for (auto& batch : round) {
             bool batch_stored = false;
             for (Job& job : batch->jobs) {

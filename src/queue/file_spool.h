@@ -25,6 +25,7 @@
 // spool directory (STYLE §2). Construction throws std::runtime_error (start-up only).
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -60,10 +61,17 @@ public:
                    std::function<void(CommitOutcome)> done);
 
     // Removal, for the queue manager: unlinks spool/queue/<id> (a missing file is not an error)
-    // and takes its bytes off the quota. Not durable until `sync_queue_dir`, so a caller
-    // removing many messages pays one directory fsync.
+    // and takes its bytes off the quota. Not durable until the next fsync of spool/queue/:
+    // `sync_queue_dir` now (a caller removing many messages pays one), or `sync_removals_soon`.
     bool unlink_message(const std::string& id, std::string* error = nullptr);
     bool sync_queue_dir();
+    // Group sync for removals (a delivered message): returns at once; the removal becomes
+    // durable with the next directory fsync, a commit batch's (which covers every unlink made
+    // before it was issued) or, if none comes within kRemovalSyncDelay, the removal syncer's.
+    // A crash before that brings the message back and it is delivered again (at-least-once,
+    // RFC 5321 §6.1); nothing else depends on a removal being durable (docs/queue-format.md).
+    void sync_removals_soon();
+    bool removals_synced() const;  // every unlink so far covered by a directory fsync
     bool capture() const { return options_.capture; }
 
     struct Stats {
@@ -71,7 +79,8 @@ public:
         uint64_t failures = 0;
         uint64_t batches = 0;     // groups acknowledged together (a commit, or all that
                                   // pause_for_testing released) that stored at least one file
-        uint64_t dir_fsyncs = 0;
+        uint64_t dir_fsyncs = 0;     // all of them: commit batches, removals, sync_queue_dir
+        uint64_t removal_fsyncs = 0; // made by the removal syncer (no commit came in time)
         uint64_t removed_tmp = 0; // leftovers removed at start-up
     };
     Stats stats() const;
@@ -115,9 +124,12 @@ private:
     void write_job(Job& job);  // create in queue/, write, fdatasync
     void lead_finishing(std::unique_lock<std::mutex>& lk);  // dir fsyncs until ready_ is empty
     void finish_round(std::vector<std::unique_ptr<Batch>>& round);  // one dir fsync, then `done`s
+    void removal_syncer();  // one thread: sync_removals_soon's deferred directory fsync
+    bool fsync_queue_dir(); // fsync spool/queue/, marking the unlinks made before it as synced
 
     static constexpr size_t kMaxBatch = 512;
     static constexpr size_t kSyncThreads = 32;
+    static constexpr auto kRemovalSyncDelay = std::chrono::milliseconds(100);
 
     FileSpoolOptions options_;
     std::string spool_dir_, tmp_dir_, queue_dir_;
@@ -135,6 +147,12 @@ private:
     uint64_t bytes_ = 0;
     uint64_t reserved_ = 0;  // bytes of files being written (the quota counts them)
     std::vector<std::thread> workers_;
+    // Removals: unlinks made (removal_gen_) and covered by a completed directory fsync
+    // (removal_synced_), both under mu_; the syncer waits on removal_cv_.
+    uint64_t removal_gen_ = 0, removal_synced_ = 0;
+    bool removal_wanted_ = false;
+    std::condition_variable removal_cv_;
+    std::thread removal_thread_;
 };
 
 }  // namespace petrel::queue

@@ -51,6 +51,7 @@ ControlResult QueueManager::set_held(const std::string& id, bool held) {
         auto it = m.index.find(key);
         if (it == m.index.end()) return ControlResult::NotFound;  // cannot happen: stripe held
         m.unschedule(key, it->second);
+        it->second.flags |= IndexEntry::kJournal;
         if (held) it->second.flags |= IndexEntry::kHeld;
         else it->second.flags &= static_cast<uint8_t>(~IndexEntry::kHeld);
         m.reschedule(key, it->second);
@@ -66,12 +67,15 @@ ControlResult QueueManager::remove_one(const std::string& id, const char* why) {
     Impl& m = *impl_;
     const QueueKey key = make_key(id);
     std::lock_guard change(m.stripe(key));
+    bool journal = false;
     {
         std::lock_guard lk(m.mu);
-        if (m.index.find(key) == m.index.end()) return ControlResult::NotFound;
+        auto it = m.index.find(key);
+        if (it == m.index.end()) return ControlResult::NotFound;
+        journal = it->second.flags & IndexEntry::kJournal;
     }
     std::string error;
-    if (!m.unlink_files(id, error)) {
+    if (!m.unlink_files(id, journal, error)) {
         spdlog::error("qid={} cannot remove: {}", id, error);
         return ControlResult::IoError;
     }
@@ -143,7 +147,7 @@ uint64_t QueueManager::flush(const std::string& id) {
 
 ControlResult QueueManager::record_attempt(const std::string& id,
                                            const std::vector<RecipientResult>& results,
-                                           int64_t next_attempt_ms) {
+                                           int64_t next_attempt_ms, bool delay_warned) {
     if (!base::is_valid_queue_id(id)) return ControlResult::Invalid;
     Impl& m = *impl_;
     const QueueKey key = make_key(id);
@@ -179,19 +183,29 @@ ControlResult QueueManager::record_attempt(const std::string& id,
     rec.next_attempt_ms = next_attempt_ms;
     std::string error;
     if (updated.finished()) {
-        // Nothing left: unlink, then one directory fsync. A crash before it brings the message
-        // back with its old journal, and delivery repeats (at-least-once, RFC 5321 §6.1).
-        if (!m.unlink_files(id, error) || !m.spool.sync_queue_dir()) {
-            spdlog::error("qid={} cannot remove the finished message: {}", id,
-                          error.empty() ? "fsync of the queue directory failed" : error);
+        // Nothing left: unlink; the directory fsync is shared with other removals and commits
+        // (FileSpool::sync_removals_soon). A crash before it brings the message back with its
+        // old journal, and delivery repeats (at-least-once, RFC 5321 §6.1); no record of ours
+        // and no reply to anyone depends on the removal being durable.
+        if (!m.unlink_files(id, updated.flags & IndexEntry::kJournal, error)) {
+            spdlog::error("qid={} cannot remove the finished message: {}", id, error);
             return ControlResult::IoError;
         }
         m.erase(key);
+        m.spool.sync_removals_soon();
         spdlog::info("qid={} finished: {} delivered, {} bounced in this attempt; removed from the spool",
                      id, delivered, bounced);
         return ControlResult::Ok;
     }
-    if (!m.journal.append(id, rec, error)) {
+    std::vector<JournalRecord> records{std::move(rec)};
+    const bool warn = delay_warned && !(updated.flags & IndexEntry::kDelayWarned);
+    if (warn) {
+        JournalRecord w;
+        w.kind = JournalRecord::Kind::DelayWarned;
+        w.time_ms = records.front().time_ms;
+        records.push_back(std::move(w));
+    }
+    if (!m.journal.append(id, records, error)) {
         spdlog::error("qid={} cannot record the attempt: {}", id, error);
         return ControlResult::IoError;
     }
@@ -200,6 +214,8 @@ ControlResult QueueManager::record_attempt(const std::string& id,
         auto it = m.index.find(key);
         if (it == m.index.end()) return ControlResult::NotFound;  // cannot happen: stripe held
         m.unschedule(key, it->second);
+        it->second.flags |= IndexEntry::kJournal;
+        if (warn) it->second.flags |= IndexEntry::kDelayWarned;
         it->second.rcpts = std::move(updated.rcpts);
         it->second.attempts = updated.attempts;
         it->second.next_attempt_ms = updated.next_attempt_ms;

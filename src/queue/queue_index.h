@@ -50,7 +50,9 @@ static_assert(sizeof(IndexRecipient) == 8);
 
 struct IndexEntry {
     // kNullSender: a bounce petrel generated (queue::is_petrel_bounce), not any "<>" sender.
-    static constexpr uint8_t kHeld = 1, kNullSender = 2;
+    // kJournal: spool/state/<id> may exist (so a removal unlinks it; without the flag the
+    // unlink, which would fail with ENOENT, is skipped). kDelayWarned: a delay report was sent.
+    static constexpr uint8_t kHeld = 1, kNullSender = 2, kJournal = 4, kDelayWarned = 8;
     int64_t created_ms = 0;
     int64_t next_attempt_ms = 0;
     uint64_t size = 0;  // message bytes
@@ -109,8 +111,9 @@ struct QueueManager::Impl {
     void reschedule(const QueueKey& k, const IndexEntry& e);
     void notify_due();
     void erase(const QueueKey& k);  // takes `mu`
-    // The message file and its journal; durable only after spool.sync_queue_dir().
-    bool unlink_files(const std::string& id, std::string& error);
+    // The message file and (if `journal`) its journal; durable only after the next fsync of
+    // spool/queue/ (spool.sync_queue_dir() or spool.sync_removals_soon()).
+    bool unlink_files(const std::string& id, bool journal, std::string& error);
 };
 
 }  // namespace petrel::queue

@@ -96,11 +96,11 @@ void QueueManager::Impl::notify_due() {
     if (cb) cb();
 }
 
-bool QueueManager::Impl::unlink_files(const std::string& id, std::string& error) {
+bool QueueManager::Impl::unlink_files(const std::string& id, bool with_journal, std::string& error) {
     // The message first: a journal left behind alone is removed at the next recovery, while a
     // message left without its journal would come back with its old state.
     if (!spool.unlink_message(id, &error)) return false;
-    journal.remove(id);
+    if (with_journal) journal.remove(id);
     return true;
 }
 
@@ -125,7 +125,8 @@ bool fill_info(const QueueManager::Impl& m, const std::string& id, const IndexEn
     ReadResult r = read_spool_entry(m.spool.path_of(id));
     if (!r.ok) return false;
     MessageProgress p = initial_progress(r.entry.states);
-    if (auto bytes = m.journal.read(id)) {
+    auto bytes = (e.flags & IndexEntry::kJournal) ? m.journal.read(id) : std::nullopt;
+    if (bytes) {
         for (const JournalRecord& rec : parse_journal(*bytes, p.recipients.size()).records) {
             apply_journal_record(rec, p);
         }
@@ -254,6 +255,28 @@ std::optional<SpoolEntry> QueueManager::entry(const std::string& id) const {
         r.entry.states[i] = it->second.rcpts[i].st();  // the current states, not the commit's
     }
     return std::move(r.entry);
+}
+
+std::optional<DeliveryEntry> QueueManager::delivery_entry(const std::string& id,
+                                                          uint64_t inline_max) const {
+    if (!base::is_valid_queue_id(id)) return std::nullopt;
+    ReadResult r = read_spool_entry(impl_->spool.path_of(id), inline_max);
+    if (!r.ok) return std::nullopt;
+    DeliveryEntry out;
+    {
+        std::lock_guard lk(impl_->mu);
+        auto it = impl_->index.find(make_key(id));
+        if (it == impl_->index.end()) return std::nullopt;
+        const IndexEntry& e = it->second;
+        for (size_t i = 0; i < r.entry.states.size() && i < e.rcpts.size(); ++i) {
+            r.entry.states[i] = e.rcpts[i].st();  // the current states, not the commit's
+        }
+        out.attempts = e.attempts;
+        out.delay_warned = e.flags & IndexEntry::kDelayWarned;
+    }
+    out.entry = std::move(r.entry);
+    out.message = std::move(r.message);
+    return out;
 }
 
 std::optional<std::string> QueueManager::message(const std::string& id) const {

@@ -13,7 +13,7 @@
 // hold, release, delete) is on stable storage before the call returns Ok: one line appended
 // and fdatasynced to the message's journal spool/state/<id> (docs/queue-format.md, "State
 // journal"); the message file is never rewritten. A message with nothing left pending is
-// unlinked (message, then journal, then one directory fsync). A crash between a delivery and
+// unlinked (message, then journal; the directory fsync is shared, see record_attempt). A crash between a delivery and
 // its state write re-delivers that recipient once (at-least-once, RFC 5321 §6.1). `flush` is
 // the exception: it only moves a retry time earlier, so it is kept in memory (a crash just
 // restores the old time).
@@ -92,6 +92,14 @@ struct RecipientResult {
     std::string reply;                               // e.g. "450 4.2.0 mailbox busy"
 };
 
+// What delivery needs for one attempt at a message, from one read of its spool file.
+struct DeliveryEntry {
+    SpoolEntry entry;                    // recipient states: the current ones
+    uint32_t attempts = 0;               // the message's attempts so far
+    bool delay_warned = false;           // a delay report was sent already (journaled)
+    std::optional<std::string> message;  // the message bytes, when the file is small (inline_max)
+};
+
 struct RecoveryStats {
     uint64_t messages = 0;    // back in the queue
     uint64_t discarded = 0;   // torn or corrupt files removed (logged one by one), including
@@ -127,6 +135,9 @@ public:
     // The spool entry (full envelope) and the message bytes, read from disk.
     std::optional<SpoolEntry> entry(const std::string& id) const;
     std::optional<std::string> message(const std::string& id) const;
+    // For delivery: the entry with its current states and attempt count, read with one open
+    // and one pread; a file of at most `inline_max` bytes comes with its message bytes.
+    std::optional<DeliveryEntry> delivery_entry(const std::string& id, uint64_t inline_max) const;
 
     ControlResult hold(const std::string& id);
     ControlResult release(const std::string& id);
@@ -148,8 +159,14 @@ public:
     // an index out of range or a Captured state is Invalid). When no recipient is left pending
     // the message and its journal are removed from the spool (DSNs must already be committed
     // as messages of their own); otherwise `next_attempt_ms` becomes its retry time.
+    // `delay_warned`: a delay report was sent in this attempt; journaled with it (one line
+    // more, same fdatasync) so a restart does not send a second one.
+    // Durability: a kept message's record is fdatasynced before the call returns Ok. A removal
+    // returns after the unlinks: its directory fsync is shared (FileSpool::sync_removals_soon);
+    // a crash in that window (≤ about 0.1 s) delivers the message again, which RFC 5321 §6.1's
+    // at-least-once allows and which nothing else depends on.
     ControlResult record_attempt(const std::string& id, const std::vector<RecipientResult>& results,
-                                 int64_t next_attempt_ms);
+                                 int64_t next_attempt_ms, bool delay_warned = false);
     // Called whenever a message becomes due earlier than before (a commit, release, flush), on
     // the thread that made the change (the spool writer thread for commits), so a scheduler
     // can wake up; optional. No lock of the QueueManager is held while it runs.

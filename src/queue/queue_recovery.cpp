@@ -70,13 +70,14 @@ RecoveryStats QueueManager::recover() {
             }
             if (!r.ok) {
                 std::string ignored;
-                m.unlink_files(id, ignored);
+                m.unlink_files(id, true, ignored);
                 spdlog::warn("qid={} discarded at recovery: {}", id, r.error);
                 ++out.discarded;
                 continue;
             }
             MessageProgress p = initial_progress(r.entry.states);
-            if (std::binary_search(journals.begin(), journals.end(), id)) {
+            const bool has_journal = std::binary_search(journals.begin(), journals.end(), id);
+            if (has_journal) {
                 std::string error;
                 auto bytes = m.journal.read(id, &error);
                 if (!bytes && !error.empty()) spdlog::error("qid={} {}", id, error);
@@ -98,6 +99,8 @@ RecoveryStats QueueManager::recover() {
             e.attempts = p.attempts;
             e.next_attempt_ms = p.next_attempt_ms;
             if (p.held) e.flags |= IndexEntry::kHeld;
+            if (p.delay_warned) e.flags |= IndexEntry::kDelayWarned;
+            if (has_journal) e.flags |= IndexEntry::kJournal;
             if (is_petrel_bounce(r.entry.envelope)) e.flags |= IndexEntry::kNullSender;
             e.rcpts.reserve(p.recipients.size());
             for (size_t k = 0; k < p.recipients.size(); ++k) {
@@ -110,7 +113,7 @@ RecoveryStats QueueManager::recover() {
             if (e.finished()) {
                 // The journal says everything is done: a removal the crash interrupted.
                 std::string ignored;
-                m.unlink_files(id, ignored);
+                m.unlink_files(id, has_journal, ignored);
                 spdlog::info("qid={} finished before the restart: removed", id);
                 ++out.finished;
                 continue;

@@ -260,7 +260,7 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
     return r;
 }
 
-ReadResult read_spool_entry(const std::string& path) {
+ReadResult read_spool_entry(const std::string& path, uint64_t inline_max) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return failed(std::string("cannot open: ") + std::strerror(errno));
     struct stat st{};
@@ -272,6 +272,8 @@ ReadResult read_spool_entry(const std::string& path) {
     // Most headers are well under 4 KiB: one small read per file keeps recovery of a large
     // backlog cheap; a longer header (many recipients) is read again with a larger buffer.
     size_t want = 4 * 1024;
+    const bool whole = static_cast<uint64_t>(st.st_size) <= inline_max;
+    if (whole) want = std::max<size_t>(want, static_cast<size_t>(st.st_size));
     ReadResult r;
     while (true) {
         size_t limit = std::min<uint64_t>(want, static_cast<uint64_t>(st.st_size));
@@ -290,6 +292,9 @@ ReadResult read_spool_entry(const std::string& path) {
         if (have_header || got < limit || limit == static_cast<uint64_t>(st.st_size) ||
             want >= kMaxHeader) {
             r = parse_spool_entry(buf, static_cast<uint64_t>(st.st_size));
+            if (r.ok && whole && got == static_cast<uint64_t>(st.st_size)) {
+                r.message = buf.substr(static_cast<size_t>(r.entry.message_offset));
+            }
             break;
         }
         want *= 4;

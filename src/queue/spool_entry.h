@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,7 @@ struct ReadResult {
     bool ok = false;
     std::string error;  // when !ok: what is wrong, for the log
     SpoolEntry entry;
+    std::optional<std::string> message;  // read_spool_entry with inline_max: the message bytes
 };
 
 // The header for `message_size` bytes of message; the message follows it directly.
@@ -55,7 +57,9 @@ std::string serialize_spool_header(const std::string& id, int64_t created_ms,
 // must equal message_offset + message_size (a shorter file is torn, a longer one corrupt).
 ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size);
 
-// Reads the header of the spool file at `path` (not the message: it may be large).
-ReadResult read_spool_entry(const std::string& path);
+// Reads the header of the spool file at `path` (not the message: it may be large). A file of
+// at most `inline_max` bytes is read whole in the same pread and its message returned too
+// (delivery: one open and one read per attempt for small messages).
+ReadResult read_spool_entry(const std::string& path, uint64_t inline_max = 0);
 
 }  // namespace petrel::queue

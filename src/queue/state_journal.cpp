@@ -26,6 +26,10 @@ bool parse_line(std::string_view line, size_t recipients, JournalRecord& r) {
     if (line.substr(0, 8) != crc32_hex(body)) return false;
     std::vector<std::string_view> f = split_fields(body);
     if (f.size() < 2 || !parse_uint(f[1], r.time_ms)) return false;
+    if (f[0] == "warned") {
+        r.kind = JournalRecord::Kind::DelayWarned;
+        return f.size() == 2;
+    }
     if (f[0] == "hold") {
         r.kind = JournalRecord::Kind::Hold;
         if (f.size() != 3 || (f[2] != "0" && f[2] != "1")) return false;
@@ -73,7 +77,10 @@ std::string format_journal_record(const JournalRecord& r) {
         if (!body.empty()) body += ' ';
         body.append(v);
     };
-    if (r.kind == JournalRecord::Kind::Hold) {
+    if (r.kind == JournalRecord::Kind::DelayWarned) {
+        field("warned");
+        field(std::to_string(r.time_ms));
+    } else if (r.kind == JournalRecord::Kind::Hold) {
         field("hold");
         field(std::to_string(r.time_ms));
         field(r.held ? "1" : "0");
@@ -129,6 +136,10 @@ void apply_journal_record(const JournalRecord& r, MessageProgress& p) {
         p.held = r.held;
         return;
     }
+    if (r.kind == JournalRecord::Kind::DelayWarned) {
+        p.delay_warned = true;
+        return;
+    }
     p.attempts = r.attempts;
     p.next_attempt_ms = r.next_attempt_ms;
     bool error_set = false;
@@ -163,6 +174,12 @@ std::vector<JournalRecord> snapshot_records(const MessageProgress& p, int64_t no
         }
     }
     out.push_back(std::move(a));
+    if (p.delay_warned) {
+        JournalRecord w;
+        w.kind = JournalRecord::Kind::DelayWarned;
+        w.time_ms = now_ms;
+        out.push_back(std::move(w));
+    }
     if (p.held) {
         JournalRecord h;
         h.kind = JournalRecord::Kind::Hold;
@@ -186,7 +203,13 @@ StateJournal::~StateJournal() {
 }
 
 bool StateJournal::append(const std::string& id, const JournalRecord& record, std::string& error) {
-    const std::string line = format_journal_record(record);
+    return append(id, std::vector<JournalRecord>{record}, error);
+}
+
+bool StateJournal::append(const std::string& id, const std::vector<JournalRecord>& records,
+                          std::string& error) {
+    std::string line;
+    for (const JournalRecord& r : records) line += format_journal_record(r);
     bool created = false;
     int fd = ::openat(dir_fd_, id.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT) {

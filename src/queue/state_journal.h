@@ -32,7 +32,9 @@ struct RecipientRecord {
 };
 
 struct JournalRecord {
-    enum class Kind { Attempt, Hold };
+    // DelayWarned: a delay report (RFC 3461 NOTIFY=DELAY) was sent for this message; at most
+    // one per message, across restarts. Readers before it skip the line as bad (docs).
+    enum class Kind { Attempt, Hold, DelayWarned };
     Kind kind = Kind::Attempt;
     int64_t time_ms = 0;
     // Attempt: the message's attempts so far and its next retry (absolute), and the recipients
@@ -69,6 +71,7 @@ struct MessageProgress {
     uint32_t attempts = 0;
     int64_t next_attempt_ms = 0;
     bool held = false;
+    bool delay_warned = false;
     std::string last_error;  // the reply of the last attempt that left a recipient not delivered
 };
 
@@ -91,6 +94,8 @@ public:
     // Appends one record and fdatasyncs it; a newly created file also gets its directory
     // fsynced. On failure the file is cut back to its old length, so no partial line remains.
     bool append(const std::string& id, const JournalRecord& record, std::string& error);
+    // Several records in one write and one fdatasync (a crash keeps a prefix of them).
+    bool append(const std::string& id, const std::vector<JournalRecord>& records, std::string& error);
     // Replaces the journal atomically (write <id>.tmp, fdatasync, rename, fsync the directory).
     bool rewrite(const std::string& id, const std::vector<JournalRecord>& records, std::string& error);
     // nullopt: no journal (or unreadable: `error` says which).

@@ -115,6 +115,31 @@ def test_notify_delay_sends_one_delayed_report(petrel_factory, port):
         assert [m["id"] for m in queue_list(inst)] == [qid]
 
 
+def test_delay_warning_is_not_repeated_after_a_restart(petrel_factory, port):
+    """NOTIFY=DELAY, the receiver keeps answering 451: one delayed report; petrel is
+    restarted (the warning is in the message's state journal, docs/queue-format.md) and keeps
+    retrying, and no second report comes."""
+    replies = {"slow@dest.test": "451 4.3.0 try again later"}
+    with dns_for() as dns, Receiver(MX1, port, rcpt_replies=replies) as mx1, \
+            Receiver(SENDER_MX, port) as home:
+        inst = start(petrel_factory, dns, port, {"delay_warning_seconds": 1,
+                                                 "destination_backoff_seconds": 1})
+        qid = send_notify(inst, {"slow@dest.test": "DELAY"})
+        [report] = home.wait_for(1, timeout=20)
+        assert recipients_of(report_blocks(parse(report.data)))["slow@dest.test"]["Action"] == "delayed"
+        # The attempt that sent the report is recorded by the next one at the latest.
+        def attempts_now():
+            return [m["attempts"] for m in queue_list(inst) if m["id"] == qid][0]
+        seen = attempts_now()
+        wait_until(lambda: attempts_now() >= seen + 1, 20, what="the attempt with the warning recorded")
+        inst.stop()
+        attempts = mx1.mail_count
+        inst.start()
+        wait_until(lambda: mx1.mail_count >= attempts + 2, 20, what="two attempts after the restart")
+        assert len(home.messages) == 1, "no second delay warning after the restart"
+        assert [m["id"] for m in queue_list(inst)] == [qid]
+
+
 def test_notify_never_suppresses_the_bounce(petrel_factory, port):
     """Two recipients refused with 550 in one message: NOTIFY=NEVER gets no report, the
     NOTIFY=FAILURE one does (so the report machinery ran for this very message)."""

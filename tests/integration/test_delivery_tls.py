@@ -1,7 +1,6 @@
 """Outbound TLS and IPv6 (issue 4; docs/delivery.md "TLS policy"): a smart host with implicit
 TLS (RFC 8314) and AUTH, certificate verification against a test CA (smart host `ca_file`;
-MX `tls = "required"` through OpenSSL's SSL_CERT_FILE, since [delivery] has no CA key of its
-own), untrusted and wrongly named certificates deferred with nothing sent, and an MX whose
+MX `tls = "required"` with the destination's `ca_file`), untrusted and wrongly named certificates deferred with nothing sent, and an MX whose
 AAAA record is ::1. Real peers on loopback: dnsmasq, aiosmtpd (STARTTLS or TLS from the first
 byte), certificates made by the openssl command. Run with /usr/bin/python3.
 """
@@ -138,17 +137,16 @@ def test_starttls_smarthost_with_certificate_from_ca_file_is_delivered(petrel_fa
 
 
 @pytest.mark.parametrize("trusted", [True, False])
-def test_mx_tls_required_verifies_the_certificate(petrel_factory, port, workdir, monkeypatch,
-                                                  trusted):
-    """secure.test with tls = "required": the MX's certificate for mx.secure.test is checked
-    against the system store, here the test CA through SSL_CERT_FILE (OpenSSL's default-path
-    override). Issued by the CA → delivered over TLS; self-signed → deferred, no MAIL."""
+def test_mx_tls_required_verifies_the_certificate(petrel_factory, port, workdir, trusted):
+    """secure.test with tls = "required" and ca_file = the test CA ([[delivery.destination]]):
+    the MX's certificate for mx.secure.test is checked against that CA instead of the system
+    store. Issued by the CA → delivered over TLS; self-signed → deferred, no MAIL."""
     ca = make_ca(workdir)
-    monkeypatch.setenv("SSL_CERT_FILE", ca[0])
     cert = issue(workdir, ca, "mx.secure.test") if trusted else make_cert(workdir, "mx.secure.test")
     with dns_for() as dns, Receiver(SECURE_MX, port, tls_cert=cert) as mx:
         inst = start(petrel_factory, dns, port,
-                     {"destination": [{"domains": ["secure.test"], "tls": "required"}]})
+                     {"destination": [{"domains": ["secure.test"], "tls": "required",
+                                       "ca_file": ca[0]}]})
         qid = send(inst, ["lee@secure.test"])
         if trusted:
             assert mx.wait_for(1)[0].rcpts == ["lee@secure.test"]

@@ -8,12 +8,14 @@ namespace petrel::mailauth::arc {
 
 namespace {
 
-// "Name: tag=value;\r\n\ttag=value..." — one tag per line, in the order given.
+// "Name: tag=value;\r\n tag=value..." — one tag per line, in the order given. Folded with a
+// space, not a TAB: relaxed canonicalization signs both alike, and dkimpy's arc_verify finds a
+// set's fields by the text " i=N;" (a TAB before i= makes it fail to find the AMS).
 std::string field(std::string_view name, const std::vector<std::string>& tags) {
     std::string out(name);
     out += ':';
     for (size_t k = 0; k < tags.size(); ++k) {
-        out += k == 0 ? " " : ";\r\n\t";
+        out += k == 0 ? " " : ";\r\n ";
         out += tags[k];
     }
     return out + "\r\n";

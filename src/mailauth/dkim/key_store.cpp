@@ -2,6 +2,7 @@
 #include "mailauth/dkim/key_store.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -75,7 +76,7 @@ std::string private_key_pem(EVP_PKEY* key) {
 PKey load_private_key(const std::string& path, std::string& error) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-        error = "cannot read " + path;
+        error = "cannot read " + path + ": " + std::strerror(errno);
         return nullptr;
     }
     std::stringstream ss;
@@ -135,14 +136,29 @@ std::string key_path(const std::string& data_dir, std::string_view domain, std::
             (std::string(selector) + "." + to_string(type) + ".pem")).string();
 }
 
+namespace {
+
+// As root, `path` takes the owner of its parent directory (see write_private_key).
+void inherit_owner(const fs::path& path) {
+    struct stat parent{};
+    if (::geteuid() != 0 || ::stat(path.parent_path().c_str(), &parent) != 0) return;
+    if (parent.st_uid != 0) (void)::lchown(path.c_str(), parent.st_uid, parent.st_gid);
+}
+
+}  // namespace
+
 bool write_private_key(const std::string& path, const std::string& pem, std::string& error) {
     std::error_code ec;
     fs::path dir = fs::path(path).parent_path();
+    const bool new_root = !fs::exists(dir.parent_path(), ec);
+    const bool new_dir = !fs::exists(dir, ec);
     fs::create_directories(dir, ec);
     if (ec) {
         error = "cannot create " + dir.string() + ": " + ec.message();
         return false;
     }
+    if (new_root) inherit_owner(dir.parent_path());
+    if (new_dir) inherit_owner(dir);
     // Private keys: only the owner may read the directories and the file.
     fs::permissions(dir, fs::perms::owner_all, ec);
     fs::permissions(dir.parent_path(), fs::perms::owner_all, ec);
@@ -152,6 +168,7 @@ bool write_private_key(const std::string& path, const std::string& pem, std::str
                                 : "cannot create " + path + ": " + std::strerror(errno);
         return false;
     }
+    inherit_owner(path);
     bool ok = ::write(fd, pem.data(), pem.size()) == static_cast<ssize_t>(pem.size()) && ::fsync(fd) == 0;
     ::close(fd);
     if (!ok) {
@@ -221,12 +238,12 @@ SigningKeys load_signing_keys(const std::string& data_dir, const config::Dkim& c
         std::string error;
         PKey key = load_private_key(k.path, error);
         if (!key) {
-            out.warnings.push_back(error);
+            out.errors.push_back(error);
             continue;
         }
         KeyType actual = EVP_PKEY_get_base_id(key.get()) == EVP_PKEY_ED25519 ? KeyType::Ed25519 : KeyType::Rsa;
         if (actual != k.type) {
-            out.warnings.push_back("key type does not match file name: " + k.path);
+            out.errors.push_back("key type does not match file name: " + k.path);
             continue;
         }
         if (out.domains.empty() || out.domains.back().domain != k.domain) {

@@ -42,7 +42,9 @@ std::string key_path(const std::string& data_dir, std::string_view domain, std::
                      KeyType type);
 
 // Writes `pem` to `path` with mode 0600 (directories 0700), refusing to overwrite an existing
-// file. False with `error` on failure.
+// file. False with `error` on failure. Run as root, what it creates takes the owner of the
+// directory it is created in, so that a daemon which dropped privileges to the data_dir's
+// owner can read a key made while it runs (SIGHUP reloads keys).
 bool write_private_key(const std::string& path, const std::string& pem, std::string& error);
 
 struct StoredKey {
@@ -65,7 +67,8 @@ struct DomainSigner {
 
 struct SigningKeys {
     std::vector<DomainSigner> domains;
-    std::vector<std::string> warnings;  // unreadable keys, configured selectors without a key
+    std::vector<std::string> errors;    // key files that cannot be used (each names the file)
+    std::vector<std::string> warnings;  // configured selectors without a key
 
     // The signer for `domain`, or for its nearest parent domain that has one; nullptr if none.
     const DomainSigner* find(std::string_view domain) const;

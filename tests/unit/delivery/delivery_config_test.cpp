@@ -128,6 +128,21 @@ TEST_F(DeliveryConfig, EveryKey) {
     EXPECT_EQ(d.routes[0].smarthost.tls, config::SmarthostTls::None);
 }
 
+TEST_F(DeliveryConfig, CaFileForRequiredTlsDefaultAndPerDestination) {
+    std::ofstream(dir_ + "/pw") << "not really a CA, only readable\n";
+    config::Config c = load("[delivery]\ntls = \"required\"\nca_file = \"" + dir_ + "/pw\"\n"
+                            "[[delivery.destination]]\ndomains = [\"a.test\"]\n"
+                            "[[delivery.destination]]\ndomains = [\"b.test\"]\nca_file = \"" +
+                            dir_ + "/pw\"\n");
+    EXPECT_EQ(c.delivery.defaults.ca_file, dir_ + "/pw");
+    EXPECT_EQ(c.delivery.destinations[0].ca_file, dir_ + "/pw") << "inherits the default";
+    EXPECT_EQ(c.delivery.destinations[1].ca_file, dir_ + "/pw");
+    EXPECT_TRUE(load("").delivery.defaults.ca_file.empty()) << "default: the system store";
+    const std::string err = error_of("[delivery]\n\nca_file = \"" + dir_ + "/missing.pem\"\n");
+    EXPECT_EQ(err.substr(0, 3), "3: ") << err;
+    EXPECT_NE(err.find("cannot read ca_file"), std::string::npos) << err;
+}
+
 TEST_F(DeliveryConfig, ErrorsNameTheLine) {
     EXPECT_EQ(error_of("[delivery]\nmode = \"mx\"\ntls = \"maybe\"\n").substr(0, 3), "3: ");
     EXPECT_EQ(error_of("[delivery]\nmode = \"smarthost\"\n").substr(0, 3), "2: ");
