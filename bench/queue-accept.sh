@@ -80,7 +80,7 @@ run_cell() {
   echo "$sink $pet $pf $nstored $pfstored${flags:+ $flags}"
 }
 
-median() { tr ' ' '\n' | grep -v '^-$' | sort -n | awk '{v[NR]=$1} END{if(NR==0) print "-"; else print v[int((NR+1)/2)]}'; }
+median() { tr ' ' '\n' | { grep -v '^-$' || true; } | sort -n | awk '{v[NR]=$1} END{if(NR==0) print "-"; else print v[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a=="-"||b=="-"||b==0) print "-"; else printf "%.2f×", a/b }'; }
 
 HAVE_PF=0
