@@ -18,7 +18,6 @@
 #include "base/escape.h"
 #include "delivery/pool_call.h"
 #include "delivery/spool_source.h"
-#include "mailauth/dkim/key_store.h"
 #include "mailauth/outbound.h"
 #include "net/tls.h"
 
@@ -153,7 +152,7 @@ asio::awaitable<void> DeliveryEngine::load(std::vector<std::string> ids) {
         std::vector<Loaded> out(ids.size());
         for (size_t i = 0; i < ids.size(); ++i) {
             out[i].entry = queue_.delivery_entry(ids[i], kInlineMessageBytes);
-            if (out[i].entry) out[i].dkim_header = dkim_sign(ids[i], out[i].entry->entry);
+            if (out[i].entry) out[i].dkim_header = dkim_sign(ids[i], *out[i].entry);
         }
         return out;
     });
@@ -176,12 +175,13 @@ asio::awaitable<void> DeliveryEngine::load(std::vector<std::string> ids) {
     }
 }
 
-// Once per message and attempt, before its first transaction (on the pool: it reads the spool
+// Once per message and attempt, before its first transaction (on the pool: it may read the spool
 // file). Only mail that leaves by SMTP is signed or sealed: not DSNs petrel wrote, not
 // Maildir-only mail. The header section is looked at in the first 64 KiB; only when there is
 // work (a key for the From domain, or mx mail to seal: mailauth/outbound.h) is the whole
 // message read (signing hashes it in memory: at most the accepted maximum message size).
-std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::SpoolEntry& entry) const {
+std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::DeliveryEntry& loaded) const {
+    const queue::SpoolEntry& entry = loaded.entry;
     if (!dkim_ || !dkim_->active() || queue::is_petrel_bounce(entry.envelope)) return {};
     bool remote = false;
     for (size_t i = 0; i < entry.envelope.recipients.size(); ++i) {
@@ -189,16 +189,25 @@ std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::SpoolE
                   !listed(cfg_.domains.local, entry.envelope.recipients[i].mailbox.domain);
     }
     if (!remote) return {};
-    SpoolSource src(spool_.path_of(id), entry.message_offset, entry.message_size);
-    std::optional<std::string_view> head = src.read(kDkimHeadBytes);
-    if (!head) return {};
-    const size_t end = head->find("\r\n\r\n");
-    if (end != std::string_view::npos && !dkim_->has_work(head->substr(0, end + 4), entry.envelope)) return {};
-    std::optional<std::string> message = queue_.message(id);
-    if (!message) return {};
+    // A small message is already in memory (delivery_entry read it): no second read.
+    std::optional<SpoolSource> src;
+    std::string_view head;
+    if (loaded.message) {
+        head = std::string_view(*loaded.message).substr(0, kDkimHeadBytes);
+    } else {
+        src.emplace(spool_.path_of(id), entry.message_offset, entry.message_size);
+        std::optional<std::string_view> read = src->read(kDkimHeadBytes);
+        if (!read) return {};
+        head = *read;
+    }
+    const size_t end = head.find("\r\n\r\n");
+    if (end != std::string_view::npos && !dkim_->has_work(head.substr(0, end + 4), entry.envelope)) return {};
+    std::optional<std::string> read_now;
+    if (!loaded.message && !(read_now = queue_.message(id))) return {};
+    const std::string& message = loaded.message ? *loaded.message : *read_now;
     const auto now = std::chrono::duration_cast<std::chrono::seconds>(
         std::chrono::system_clock::now().time_since_epoch());
-    mailauth::Prepared out = dkim_->prepare(*message, entry.envelope, static_cast<uint64_t>(now.count()));
+    mailauth::Prepared out = dkim_->prepare(message, entry.envelope, static_cast<uint64_t>(now.count()));
     for (const std::string& w : out.warnings) spdlog::warn("delivery: qid={} {}", id, base::escape_for_log(w));
     if (!out.dkim_domain.empty()) spdlog::info("delivery: qid={} dkim signed d={}", id, out.dkim_domain);
     if (out.arc_instance > 0) spdlog::info("delivery: qid={} arc sealed i={}", id, out.arc_instance);

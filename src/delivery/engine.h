@@ -141,7 +141,7 @@ private:
     void fail_job(const Job& job, const smtp::Reply& reply, bool from_server, const std::string& mta);
     boost::asio::awaitable<void> local_job(Job job);
     // DKIM-signs and ARC-seals (mailauth/outbound.h): the fields to send before the message.
-    std::string dkim_sign(const std::string& id, const queue::SpoolEntry& entry) const;  // pool
+    std::string dkim_sign(const std::string& id, const queue::DeliveryEntry& loaded) const;  // pool
     // reports.cpp: completing a message
     boost::asio::awaitable<void> complete(std::shared_ptr<MessageWork> work);
     boost::asio::awaitable<void> send_reports(MessageWork& work, int64_t now_ms, bool expired);
