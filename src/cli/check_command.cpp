@@ -15,6 +15,7 @@
 #include "base/escape.h"
 #include "cli/check_arc.h"
 #include "cli/check_dmarc.h"
+#include "cli/command_support.h"
 #include "cli/dns_check.h"
 #include "mailauth/spf/resolver_check.h"
 
@@ -105,7 +106,7 @@ void add_check_command(CLI::App& parent, std::function<config::Config()> load_co
     spf_cmd->add_option("--identity", args->identity, "mailfrom (default) or helo");
     spf_cmd->add_option("--dns", args->dns_server, "DNS server HOST:PORT (default: [dns] servers)");
     spf_cmd->add_option("--receiver", args->receiver, "this host's name for %{r} (default: hostname)");
-    spf_cmd->add_option("--config", args->config_file, "configuration file (TOML)");
+    add_config_option(*spf_cmd, args->config_file);
     spf_cmd->add_flag("--json", args->json, "print one JSON object");
     spf_cmd->callback([args, load_config] { run_spf(*args, load_config); });
 
