@@ -11,7 +11,9 @@
 # so every message stays queued (none is captured or delivered). The fill uses smtp-source with
 # connection reuse (-d): this measures the queue, not connection set-up. Figures:
 #   RSS       VmRSS and VmHWM (peak) from /proc/PID/status after the fill, and after the restart
-#   disk      du of data/spool and the number of files in spool/queue/
+#   disk      du of data/spool; messages = whole live records in the segment log
+#             (spool/segments/<n>.log, spool format 3; counted on disk by spool_count.py) and
+#             the number of segments
 #   list      wall time of `petrel queue list --limit 100` against the running daemon (skipped if
 #             the binary has no `queue` command)
 #   restart   SIGTERM, start again: seconds until the "queue recovered" log line (if petrel writes
@@ -50,11 +52,13 @@ timeout "$FILL_TIMEOUT" /usr/sbin/smtp-source -d -s "$SESSIONS" -m "$N" -l "$SIZ
   -f sender@bench.test -t rcpt@relay.bench.test "127.0.0.1:$PORT" >"$WORK/source.log" 2>&1 || rc=$?
 t1=$(now)
 kill -0 "$PID" 2>/dev/null || { echo "petrel died during the fill:" >&2; tail -20 "$D/petrel.log" >&2; exit 1; }
-QUEUED=$(find "$D/data/spool/queue" -type f | wc -l)
+COUNT=$($PY "$BENCH_DIR/spool_count.py" "$D/data" --detail)   # live=N removed=N segments=N ...
+QUEUED=$(echo "$COUNT" | sed -n 's/^live=\([0-9]*\) .*/\1/p')
+SEGMENTS=$(echo "$COUNT" | sed -n 's/.* segments=\([0-9]*\) .*/\1/p')
 FILL_S=$(secs "$t0" "$t1")
 FILL_RATE=$(awk -v n="$QUEUED" -v d="$FILL_S" 'BEGIN{printf "%.0f", n/d}')
 [ "$rc" = 0 ] || echo "smtp-source exited $rc (124: FILL_TIMEOUT); $(tail -3 "$WORK/source.log")"
-echo "queued $QUEUED in $FILL_S s ($FILL_RATE msg/s)"
+echo "queued $QUEUED in $FILL_S s ($FILL_RATE msg/s); spool: $COUNT"
 RSS1=$(status_kib "$PID" VmRSS); HWM1=$(status_kib "$PID" VmHWM)
 DU=$(du -sk "$D/data/spool" 2>/dev/null | cut -f1 || true)
 
@@ -92,7 +96,7 @@ mib() { awk -v k="$1" 'BEGIN{printf "%.1f MiB", k/1024}'; }
 REPORT=$(cat <<EOF
 | figure | value |
 |---|---|
-| messages queued (files in spool/queue/) | $QUEUED of $N, ${SIZE}-byte bodies |
+| messages queued (live records in spool/segments/) | $QUEUED of $N, ${SIZE}-byte bodies, in $SEGMENTS segment(s) |
 | fill | $FILL_S s, $FILL_RATE msg/s ($SESSIONS sessions, connection reuse) |
 | RSS before the fill | $(mib "$RSS0") |
 | RSS after the fill (peak) | $(mib "$RSS1") ($(mib "$HWM1")) |

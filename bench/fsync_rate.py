@@ -5,7 +5,8 @@ syncs each message on its own.
   fsync_rate.py DIR [--seconds 3] [--size 1024] [--threads 20]
 
 Prints one line per mode, "mode=NAME threads=T ops=N ops_per_s=R":
-  append   one file: write SIZE bytes + fdatasync, repeated (1 thread)
+  append   one file: write SIZE bytes + fdatasync, repeated (1 thread): the sync a log-structured
+           spool pays once per group commit (petrel's segment log, spool format 3)
   commit   per op: create tmp file, write SIZE bytes, fdatasync, rename into DIR/q/, fsync DIR/q
            (what one message costs a file-per-message spool without group commit), 1 thread
   commit   the same from --threads threads at once (how far the filesystem merges syncs alone)

@@ -31,8 +31,10 @@
 #   (PETREL_CONNECTIONS). petrel keeps messages_per_connection = 100 and idle_timeout 5 s.
 # - No inbound checks: petrel's [authentication] (SPF/DKIM/DMARC on mx mail) is off, as
 #   Postfix runs without milters (PETREL_AUTH_CHECKS=true turns them on, DNS then fails fast).
-# - Durability: both as shipped. Postfix fsyncs each queue file before its 250; petrel's
-#   default spool fsyncs before its 250 and records each delivery durably. No TLS on either hop.
+# - Durability: both as shipped. Postfix fsyncs each queue file before its 250; petrel appends
+#   each message to its segment log (spool/segments/, spool format 3) and fdatasyncs it before
+#   its 250 (one sync per group of concurrent commits), and records each delivery durably (a
+#   delivered message leaves by a tombstone, synced in groups). No TLS on either hop.
 # - petrel runs first, then Postfix, each with fresh sinks and a fresh queue; REPS alternates.
 # Loopback only; every process is started here and stopped by its own PID (EXIT trap).
 set -euo pipefail
@@ -116,7 +118,9 @@ start_petrel() {  # DIR PORT
   echo $! >"$d/petrel.pid"   # bench_cleanup stops it by this PID (petrel-instance.sh stop)
   wait_port "$2" || { echo "petrel did not listen on $2:" >&2; cat "$d/petrel.log" >&2; return 1; }
 }
-petrel_queued() { find "$1/data/spool/queue" -type f 2>/dev/null | wc -l; }
+# Live messages in petrel's spool, counted on disk: whole records in spool/segments/*.log
+# without a tombstone in the matching .removed file (spool format 3; spool_count.py).
+petrel_queued() { $PY "$HERE/spool_count.py" "$1/data" 2>/dev/null || echo "?"; }
 
 # run_one petrel|postfix -> "total_s accept_s msg/s cpu conns flags" (msg/s = N / total_s;
 # cpu = petrel's user+system CPU ms per message, from /proc; "-" for Postfix, whose work is
@@ -201,7 +205,9 @@ if [ -n "$MD" ]; then
     echo "smtp-sink on loopback (petrel: \`[[delivery.route]]\`; Postfix: \`transport_maps\`), counting"
     echo "with -c. msg/s = N / (first message submitted → the sinks' counters add up to N);"
     echo "\"accepted\" is when every smtp-source had its 250s. Both queues were checked empty at the"
-    echo "end. Both with default durability (fsync before 250), no TLS, no DNS, no inbound checks"
+    echo "end (petrel: no live record left in its segment log). Both with default durability (fsync"
+    echo "before 250; petrel: records appended to its segment log, one fdatasync per group commit),"
+    echo "no TLS, no DNS, no inbound checks"
     echo "(petrel \`[authentication] enabled = ${PETREL_AUTH_CHECKS:-false}\`; Postfix without milters). Concurrency per"
     echo "destination: Postfix default (20, slow start); petrel \`max_connections = $PETREL_CONNECTIONS\`"
     echo "(its default is 10). Runs alternate petrel, Postfix. Target (issue 4): petrel ≥ 3× Postfix."

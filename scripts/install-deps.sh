@@ -7,7 +7,7 @@ BUILD_PKGS=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libssl-dev libc-ares-dev libsqlite3-dev libsodium-dev libidn2-dev libpsl-dev publicsuffix
-  libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
+  zlib1g-dev libfmt-dev libspdlog-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev googletest
   clang libclang-rt-dev
 )

@@ -31,7 +31,7 @@ constexpr size_t kMaxInFlight = 2000;  // messages taken and not yet recorded (b
 constexpr auto kTick = 1s;             // the scheduler looks at the queue at least this often
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 constexpr size_t kDkimHeadBytes = 64 * 1024;  // where the From field is looked for first
-// A spool file up to this size is read whole with its header and sent from memory: at most
+// A spool record up to this size is read whole with its header and sent from memory: at most
 // kMaxInFlight × 32 KiB = 64 MiB held, and most mail needs no second read.
 constexpr uint64_t kInlineMessageBytes = 32 * 1024;
 
@@ -195,7 +195,7 @@ std::string DeliveryEngine::dkim_sign(const std::string& id, const queue::Delive
     if (loaded.message) {
         head = std::string_view(*loaded.message).substr(0, kDkimHeadBytes);
     } else {
-        src.emplace(spool_.path_of(id), entry.message_offset, entry.message_size);
+        src.emplace(entry.path, entry.message_offset, entry.message_size);
         std::optional<std::string_view> read = src->read(kDkimHeadBytes);
         if (!read) return {};
         head = *read;

@@ -108,7 +108,7 @@ smtp::ClientTransaction DeliveryEngine::transaction(const Job& job) const {
     if (job.msg->message) {  // read with the header (engine.cpp, load): no second read
         t.message = std::make_shared<smtp::StringSource>(*job.msg->message);
     } else {
-        t.message = std::make_shared<SpoolSource>(spool_.path_of(e.id), e.message_offset, e.message_size);
+        t.message = std::make_shared<SpoolSource>(e.path, e.message_offset, e.message_size);
     }
     if (!job.msg->dkim_header.empty()) {  // signed once per message (engine.cpp, dkim_sign)
         t.message = std::make_shared<PrefixSource>(job.msg->dkim_header, std::move(t.message));

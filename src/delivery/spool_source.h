@@ -1,4 +1,4 @@
-// delivery/spool_source.h — smtp::MessageSource over a message in its spool file.
+// delivery/spool_source.h — smtp::MessageSource over a message in its spool segment file.
 //
 // Streams the stored message (headers and body, as the queue wrote them) in slices with
 // pread, so a 35 MiB message costs one slice buffer, not 35 MiB, per connection. The file
@@ -7,7 +7,7 @@
 // already started needs. Trust: the file is petrel's own; a short read (a damaged disk) ends
 // the body with nullopt and the session drops the connection without the final dot.
 // PrefixSource puts petrel's own header fields (the DKIM-Signature, RFC 6376 §5.6: prepended)
-// before such a source on the wire, so the spool file itself is never changed.
+// before such a source on the wire, so the stored record itself is never changed.
 #pragma once
 
 #include <cstdint>
@@ -23,7 +23,7 @@ namespace petrel::delivery {
 
 class SpoolSource final : public smtp::MessageSource {
 public:
-    // `path`: the spool file; the message is `size` bytes at `offset`.
+    // `path`: the segment file; the message is `size` bytes at `offset`.
     SpoolSource(const std::string& path, uint64_t offset, uint64_t size);
     ~SpoolSource() override;
     SpoolSource(const SpoolSource&) = delete;

@@ -36,6 +36,10 @@ bool parse_uint(std::string_view s, T& out) {
     return ec == std::errc() && p == s.data() + s.size();
 }
 
+// Reads up to `len` bytes at `offset` into `buf` (through short reads and EINTR); returns how
+// many it got (fewer at end of file or on an error).
+size_t pread_full(int fd, char* buf, size_t len, uint64_t offset);
+
 // Every name in directory `path` but "." and ".." (its own descriptor: safe from any thread).
 std::vector<std::string> list_directory(const std::string& path);
 

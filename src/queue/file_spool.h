@@ -1,26 +1,28 @@
-// queue/file_spool.h — the durable spool: one file per message under <data_dir>/spool/, made
-// durable with group commit (docs/queue-format.md).
+// queue/file_spool.h — the durable spool: an append-only segment log under
+// <data_dir>/spool/segments/, made durable with group commit (docs/queue-format.md, version 3).
 //
-// Commit of one message: create spool/queue/<id> (O_EXCL), write header + message, fdatasync
-// it, fsync spool/queue/. A pool of sync workers (kSyncThreads) takes commits as they arrive
-// and does the first two steps for each, many at once, so the filesystem folds their
-// fdatasyncs into shared journal commits; the directory entry rides in the same commit as the
-// data (no rename). The worker that completes a batch then syncs the directory ONCE for every
-// batch whose files are done at that moment (or leaves it to the worker already doing so,
-// which takes it next), and only then calls their `done` — concurrent sessions share the
-// directory fsync (issue 3, "group commit"), and the other workers keep writing while it runs.
-// A message is acknowledged only after its data and directory entry are on stable storage
-// (RFC 5321 §6.1: the 250 is a promise). A file in queue/ may be incomplete until its `done`:
-// nothing reads it before (the index learns of it on done(Ok); recovery and the offline CLI
-// need the spool lock), and recovery refuses torn files.
+// Commit: the caller's thread builds the record (spool header with the envelope, session facts
+// and checksums, then the message); one writer thread takes every record waiting at that
+// moment, appends them all to the active segment with one writev and makes them durable with
+// ONE fdatasync, then calls their `done` — concurrent sessions share the sync (issue 3, "group
+// commit"), and the records arriving meanwhile form the next batch. No file is created per
+// message: the per-file costs (inode allocation, directory entry, a sync of each) were the
+// ceiling of the file-per-message design (docs/architecture.md, "Group commit").
+// A message is acknowledged only after its record is on stable storage (RFC 5321 §6.1: the
+// 250 is a promise); a new segment's directory entry is synced before its first record is.
 // Faults: ENOSPC/EDQUOT or the quota (max_spool_bytes) -> CommitStatus::NoSpace; any other
-// error -> IoError; in both cases the partial file is removed from queue/.
-// Start-up: leftovers in spool/tmp/ (earlier versions wrote there first) are removed. Reading
-// the files back, with their per-recipient state, is the queue manager's job (queue_manager.h,
-// `recover`), and so is counting their bytes for the quota: the spool does not scan queue/
-// itself (each file is read once at start-up), so until recovery reports the total through
-// `add_recovered_bytes`, `spool_bytes` counts only what this instance committed. The spool
-// keeps no per-message memory: a backlog of a million messages costs it nothing.
+// error -> IoError. A failed batch is cut off the segment again (ftruncate to where it began);
+// if that fails too, the segment is closed and the next batch starts a new one, so a torn
+// region is only ever followed by nothing (recovery stops reading a segment at its first bad
+// record).
+// Removal: a message leaves by a tombstone line appended to its segment's `.removed` file; a
+// segment whose messages are all removed is unlinked (both files). Tombstones are made durable
+// in groups, like the commits (`sync_removals_soon`), or at once (`sync_removals`), and an
+// action can be queued to run only after that (the queue manager unlinks the message's state
+// journal then, so a crash never leaves a message without the journal it needs).
+// Start-up: the spool counts nothing itself: the queue manager's recovery scans the segments
+// and hands each one's live messages over (`adopt_segment`); until then `spool_bytes` counts
+// only what this instance committed. The spool keeps per segment, not per message, memory.
 // Thread-safety: every public method may be called from any thread. Only queue/ touches the
 // spool directory (STYLE §2). Construction throws std::runtime_error (start-up only).
 #pragma once
@@ -28,8 +30,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <deque>
-#include <memory>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -44,114 +46,127 @@ struct FileSpoolOptions {
     std::string data_dir;          // the spool lives in <data_dir>/spool/
     uint64_t max_spool_bytes = 0;  // 0: no quota
     bool capture = false;          // sandbox: recipients are stored as Captured, never delivered
+    uint64_t segment_bytes = 64ull << 20;  // a segment is closed once it is this large
 };
 
 class FileSpool final : public Spool {
 public:
     explicit FileSpool(FileSpoolOptions options);
-    ~FileSpool() override;  // finishes every pending commit, then stops the workers
+    ~FileSpool() override;  // finishes every pending commit, syncs tombstones, stops its threads
     FileSpool(const FileSpool&) = delete;
     FileSpool& operator=(const FileSpool&) = delete;
 
     std::string new_id() override;
     void commit(std::string id, mail::Envelope envelope, std::string message,
                 std::function<void(CommitOutcome)> done) override;
-    // As `commit`, with the creation time written into the header (0: now).
+    // As `commit`, with the creation time written into the header (0: now) and, if given, the
+    // recipients' states (the start-up migration of version 1/2 files keeps theirs).
     void commit_at(std::string id, mail::Envelope envelope, std::string message, int64_t created_ms,
-                   std::function<void(CommitOutcome)> done);
+                   std::function<void(CommitOutcome)> done,
+                   const std::vector<RecipientState>* states = nullptr);
 
-    // Removal, for the queue manager: unlinks spool/queue/<id> (a missing file is not an error)
-    // and takes its bytes off the quota. Not durable until the next fsync of spool/queue/:
-    // `sync_queue_dir` now (a caller removing many messages pays one), or `sync_removals_soon`.
-    bool unlink_message(const std::string& id, std::string* error = nullptr);
-    bool sync_queue_dir();
-    // Group sync for removals (a delivered message): returns at once; the removal becomes
-    // durable with the next directory fsync, a commit batch's (which covers every unlink made
-    // before it was issued) or, if none comes within kRemovalSyncDelay, the removal syncer's.
-    // A crash before that brings the message back and it is delivered again (at-least-once,
-    // RFC 5321 §6.1); nothing else depends on a removal being durable (docs/queue-format.md).
+    std::string segments_dir() const { return segments_dir_; }
+    std::string segment_path(uint32_t segment) const;
+    std::string tombstone_path(uint32_t segment) const;
+    // Version 1/2 spools kept one file per message here (spool/queue/); recovery migrates them.
+    std::string legacy_queue_dir() const { return spool_dir_ + "/queue"; }
+    // Segment numbers found in segments/ when the spool opened, ascending.
+    std::vector<uint32_t> existing_segments() const { return existing_; }
+
+    // Recovery (before any commit): segment `segment` holds `messages` live records of
+    // `bytes` bytes in all; with none it is unlinked now.
+    void adopt_segment(uint32_t segment, uint64_t messages, uint64_t bytes);
+
+    // Removes the message `id` (record of `record_bytes` at `where`): appends its tombstone,
+    // takes its bytes off the quota, and unlinks the segment if that was its last message.
+    // Not durable until the next tombstone sync (`sync_removals_soon` or `sync_removals`);
+    // `after_sync` (optional) runs once it is, on the thread that synced.
+    bool remove_message(const SpoolLocation& where, const std::string& id, uint64_t record_bytes,
+                        std::function<void()> after_sync, std::string* error = nullptr);
+    // Every removal so far durable now (the operator's delete answers after this).
+    bool sync_removals();
+    // Group sync for removals (a delivered message): returns at once; a thread syncs every
+    // tombstone written within kRemovalSyncDelay in one go. A crash before that brings the
+    // message back and it is delivered again (at-least-once, RFC 5321 §6.1); nothing else
+    // depends on a removal being durable (docs/queue-format.md).
     void sync_removals_soon();
-    bool removals_synced() const;  // every unlink so far covered by a directory fsync
+    bool removals_synced() const;  // every removal so far durable
     bool capture() const { return options_.capture; }
 
     struct Stats {
-        uint64_t commits = 0;     // successful
+        uint64_t commits = 0;   // successful
         uint64_t failures = 0;
-        uint64_t batches = 0;     // groups acknowledged together (a commit, or all that
-                                  // pause_for_testing released) that stored at least one file
-        uint64_t dir_fsyncs = 0;     // all of them: commit batches, removals, sync_queue_dir
-        uint64_t removal_fsyncs = 0; // made by the removal syncer (no commit came in time)
-        uint64_t removed_tmp = 0; // leftovers removed at start-up
+        uint64_t batches = 0;   // appends that stored at least one record (one fdatasync each)
+        uint64_t removal_syncs = 0;    // tombstone sync rounds that synced something
+        uint64_t segments_created = 0;
+        uint64_t segments_removed = 0;
+        uint64_t removed_tmp = 0;  // leftovers in spool/tmp/ (version 1) removed at start-up
     };
     Stats stats() const;
-    std::vector<std::string> queued_ids() const;  // read from spool/queue/, sorted (= by time)
-    // Total size of the files in spool/queue/, for the quota: what this instance committed,
-    // plus what recovery found (below), minus what was unlinked.
+    // Bytes of the live records (what the quota counts): committed by this instance, plus what
+    // recovery adopted, minus what was removed.
     uint64_t spool_bytes() const;
-    // Recovery (QueueManager::recover, before any commit) adds the bytes of the files it kept.
-    void add_recovered_bytes(uint64_t bytes);
-    std::string queue_dir() const { return queue_dir_; }
-    std::string path_of(const std::string& id) const { return queue_dir_ + "/" + id; }
 
-    // Test seam: while paused, commits wait; on resume they are written as one batch.
+    // Test seam: while paused, commits wait; on resume they are written as one batch (slices
+    // of kMaxBatch).
     void pause_for_testing(bool paused);
+
+    static constexpr size_t kMaxBatch = 512;
+    static constexpr uint64_t kMaxBatchBytes = 32ull << 20;
+    static constexpr auto kRemovalSyncDelay = std::chrono::milliseconds(100);
 
 private:
     struct Job {
         std::string id;
-        mail::Envelope envelope;
+        std::string header;
         std::string message;
         std::function<void(CommitOutcome)> done;
-        int64_t created_ms = 0;
         CommitOutcome outcome;
-        uint64_t bytes = 0;
-        bool reserved = false;  // bytes counted in reserved_ (the quota)
-        bool stored = false;    // data synced in queue/, directory not yet synced
     };
-    // Commits acknowledged together; owned by work_ items until the last one is written, then
-    // by ready_ until the leading worker has called every `done`.
-    struct Batch {
-        std::vector<Job> jobs;
-        size_t unfinished = 0;  // jobs not yet through write_job (guarded by mu_)
-    };
-    struct WorkItem {
-        Batch* batch = nullptr;
-        size_t index = 0;
+    struct Segment {
+        uint64_t live = 0;      // records not removed
+        int tomb_fd = -1;       // <n>.removed, opened on the first removal
+        bool tomb_dirty = false;
     };
 
-    void dispatch_locked(std::vector<Job>& jobs);  // jobs -> batches -> work_ (mu_ held)
-    void sync_worker();                            // one of kSyncThreads
-    void write_job(Job& job);  // create in queue/, write, fdatasync
-    void lead_finishing(std::unique_lock<std::mutex>& lk);  // dir fsyncs until ready_ is empty
-    void finish_round(std::vector<std::unique_ptr<Batch>>& round);  // one dir fsync, then `done`s
-    void removal_syncer();  // one thread: sync_removals_soon's deferred directory fsync
-    bool fsync_queue_dir(); // fsync spool/queue/, marking the unlinks made before it as synced
-
-    static constexpr size_t kMaxBatch = 512;
-    static constexpr size_t kSyncThreads = 32;
-    static constexpr auto kRemovalSyncDelay = std::chrono::milliseconds(100);
+    void writer();  // the one thread that appends and syncs
+    void write_batch(std::vector<Job>& jobs);
+    bool open_active(std::string& error, int& err);  // mu_ not held
+    void close_active();
+    void removal_syncer();
+    bool sync_round();  // one tombstone sync round (sync_mu_ held by the caller)
+    // mu_ held: segment `n` lost its last record and is not the active one: unlink its files.
+    void drop_segment_locked(uint32_t n, Segment& s);
 
     FileSpoolOptions options_;
-    std::string spool_dir_, tmp_dir_, queue_dir_;
-    int lock_fd_ = -1, tmp_fd_ = -1, queue_fd_ = -1;
+    std::string spool_dir_, segments_dir_;
+    int lock_fd_ = -1, segments_fd_ = -1;
+    std::vector<uint32_t> existing_;
 
     mutable std::mutex mu_;
-    std::condition_variable work_cv_;
-    std::vector<Job> pending_;  // held back by pause_for_testing
-    std::deque<WorkItem> work_;
-    std::vector<std::unique_ptr<Batch>> ready_;  // every file written: waiting for the dir fsync
-    bool finishing_ = false;  // a worker is leading: it takes ready_ before it stops leading
+    std::condition_variable work_cv_;  // the writer waits for jobs
+    std::vector<Job> pending_;
     bool stop_ = false;
     bool paused_ = false;
     Stats stats_;
     uint64_t bytes_ = 0;
-    uint64_t reserved_ = 0;  // bytes of files being written (the quota counts them)
-    std::vector<std::thread> workers_;
-    // Removals: unlinks made (removal_gen_) and covered by a completed directory fsync
-    // (removal_synced_), both under mu_; the syncer waits on removal_cv_.
+    std::map<uint32_t, Segment> segments_;
+    uint32_t next_segment_ = 1;
+    // The active segment: only the writer thread uses these two (active_no_ is also read
+    // under mu_ to keep it from being dropped).
+    int active_fd_ = -1;
+    uint64_t active_size_ = 0;
+    uint32_t active_no_ = 0;  // 0: none open
+    std::thread writer_thread_;
+
+    // Removals: tombstones written (removal_gen_) and made durable (removal_synced_), under mu_.
     uint64_t removal_gen_ = 0, removal_synced_ = 0;
     bool removal_wanted_ = false;
+    bool dir_dirty_ = false;               // a segments/ entry was added or removed since a sync
+    std::vector<int> closing_fds_;         // tombstone files of dropped segments: sync, close
+    std::vector<std::function<void()>> after_sync_;
     std::condition_variable removal_cv_;
+    std::mutex sync_mu_;  // one sync round at a time
     std::thread removal_thread_;
 };
 

@@ -62,20 +62,20 @@ ControlResult QueueManager::set_held(const std::string& id, bool held) {
     return ControlResult::Ok;
 }
 
-// Unlinks one message (not yet durable: the caller syncs the directory).
+// Removes one message (not yet durable: the caller syncs the tombstones).
 ControlResult QueueManager::remove_one(const std::string& id, const char* why) {
     Impl& m = *impl_;
     const QueueKey key = make_key(id);
     std::lock_guard change(m.stripe(key));
-    bool journal = false;
+    IndexEntry e;
     {
         std::lock_guard lk(m.mu);
         auto it = m.index.find(key);
         if (it == m.index.end()) return ControlResult::NotFound;
-        journal = it->second.flags & IndexEntry::kJournal;
+        e = it->second;
     }
     std::string error;
-    if (!m.unlink_files(id, journal, error)) {
+    if (!m.remove_files(id, e, error)) {
         spdlog::error("qid={} cannot remove: {}", id, error);
         return ControlResult::IoError;
     }
@@ -87,8 +87,8 @@ ControlResult QueueManager::remove_one(const std::string& id, const char* why) {
 ControlResult QueueManager::remove(const std::string& id) {
     if (!base::is_valid_queue_id(id)) return ControlResult::Invalid;
     if (ControlResult r = remove_one(id, "deleted by the operator"); r != ControlResult::Ok) return r;
-    if (!impl_->spool.sync_queue_dir()) {
-        spdlog::error("qid={} removal not synced: fsync of the queue directory failed", id);
+    if (!impl_->spool.sync_removals()) {
+        spdlog::error("qid={} removal not synced: fdatasync of its tombstone failed", id);
         return ControlResult::IoError;
     }
     return ControlResult::Ok;
@@ -111,7 +111,7 @@ uint64_t QueueManager::remove_by_recipient_domain(const std::string& domain) {
     uint64_t removed = 0;
     const std::string why = "deleted by the operator (recipient domain " + base::escape_for_log(domain) + ")";
     for (const std::string& id : ids) removed += remove_one(id, why.c_str()) == ControlResult::Ok ? 1 : 0;
-    if (removed != 0 && !m.spool.sync_queue_dir()) {  // one directory fsync for all of them
+    if (removed != 0 && !m.spool.sync_removals()) {  // one sync round for all of them
         spdlog::error("queue: removal of {} message(s) not synced: fsync failed", removed);
     }
     return removed;
@@ -183,11 +183,11 @@ ControlResult QueueManager::record_attempt(const std::string& id,
     rec.next_attempt_ms = next_attempt_ms;
     std::string error;
     if (updated.finished()) {
-        // Nothing left: unlink; the directory fsync is shared with other removals and commits
+        // Nothing left: a tombstone, synced together with other removals
         // (FileSpool::sync_removals_soon). A crash before it brings the message back with its
         // old journal, and delivery repeats (at-least-once, RFC 5321 §6.1); no record of ours
         // and no reply to anyone depends on the removal being durable.
-        if (!m.unlink_files(id, updated.flags & IndexEntry::kJournal, error)) {
+        if (!m.remove_files(id, updated, error)) {
             spdlog::error("qid={} cannot remove the finished message: {}", id, error);
             return ControlResult::IoError;
         }

@@ -56,11 +56,13 @@ struct IndexEntry {
     int64_t created_ms = 0;
     int64_t next_attempt_ms = 0;
     uint64_t size = 0;  // message bytes
+    SpoolLocation where;  // its record: header_bytes + size bytes at where.offset
     uint32_t attempts = 0;
     uint8_t flags = 0;
     std::vector<IndexRecipient> rcpts;
 
     bool held() const { return flags & kHeld; }
+    uint64_t record_bytes() const { return where.header_bytes + size; }
     bool has(RecipientState s) const {
         for (const IndexRecipient& r : rcpts) {
             if (r.st() == s) return true;
@@ -111,9 +113,12 @@ struct QueueManager::Impl {
     void reschedule(const QueueKey& k, const IndexEntry& e);
     void notify_due();
     void erase(const QueueKey& k);  // takes `mu`
-    // The message file and (if `journal`) its journal; durable only after the next fsync of
-    // spool/queue/ (spool.sync_queue_dir() or spool.sync_removals_soon()).
-    bool unlink_files(const std::string& id, bool journal, std::string& error);
+    // The message's record as stored (header and, up to `inline_max` bytes, the message).
+    ReadResult read(const IndexEntry& e, uint64_t inline_max = 0) const;
+    // Removes the message from the spool (a tombstone) and, once that is durable, its journal
+    // (if `e` has one): a crash never leaves the message without its journal. Durable only
+    // after the next tombstone sync (spool.sync_removals() or spool.sync_removals_soon()).
+    bool remove_files(const std::string& id, const IndexEntry& e, std::string& error);
 };
 
 }  // namespace petrel::queue

@@ -33,7 +33,7 @@ MessageState message_state(const IndexEntry& e, int64_t now_ms) {
 }
 
 QueueManager::Impl::Impl(FileSpool& s)
-    : spool(s), journal(s.queue_dir().substr(0, s.queue_dir().rfind('/')) + "/state") {}
+    : spool(s), journal(s.segments_dir().substr(0, s.segments_dir().rfind('/')) + "/state") {}
 
 namespace {
 // Domains are kept in lower case (the envelope's are already: A-labels), so a filter given in
@@ -96,12 +96,20 @@ void QueueManager::Impl::notify_due() {
     if (cb) cb();
 }
 
-bool QueueManager::Impl::unlink_files(const std::string& id, bool with_journal, std::string& error) {
-    // The message first: a journal left behind alone is removed at the next recovery, while a
-    // message left without its journal would come back with its old state.
-    if (!spool.unlink_message(id, &error)) return false;
-    if (with_journal) journal.remove(id);
-    return true;
+ReadResult QueueManager::Impl::read(const IndexEntry& e, uint64_t inline_max) const {
+    return read_spool_record(spool.segment_path(e.where.segment), e.where.offset, e.record_bytes(),
+                             inline_max);
+}
+
+bool QueueManager::Impl::remove_files(const std::string& id, const IndexEntry& e, std::string& error) {
+    // The message first, its journal only once the tombstone is durable: a journal left behind
+    // alone is removed at the next recovery, while a message that came back without its journal
+    // would be delivered again to recipients already done.
+    std::function<void()> then;
+    if (e.flags & IndexEntry::kJournal) {
+        then = [this, id] { journal.remove(id); };
+    }
+    return spool.remove_message(e.where, id, e.record_bytes(), std::move(then), &error);
 }
 
 namespace {
@@ -122,7 +130,7 @@ bool matches(const IndexEntry& e, std::optional<uint32_t> domain,
 // the message is gone (removed meanwhile) or its file cannot be read.
 bool fill_info(const QueueManager::Impl& m, const std::string& id, const IndexEntry& e,
                int64_t now, MessageInfo& info) {
-    ReadResult r = read_spool_entry(m.spool.path_of(id));
+    ReadResult r = m.read(e);
     if (!r.ok) return false;
     MessageProgress p = initial_progress(r.entry.states);
     auto bytes = (e.flags & IndexEntry::kJournal) ? m.journal.read(id) : std::nullopt;
@@ -189,6 +197,7 @@ void QueueManager::commit(std::string id, mail::Envelope envelope, std::string m
                           const bool ok = o.status == CommitStatus::Ok && valid;
                           const bool due = ok && e.schedulable();
                           if (ok) {
+                              e.where = o.location;
                               std::lock_guard lk(m.mu);
                               m.insert(key, std::move(e));
                           }
@@ -244,60 +253,52 @@ std::optional<MessageInfo> QueueManager::info(const std::string& id) const {
     return out;
 }
 
-std::optional<SpoolEntry> QueueManager::entry(const std::string& id) const {
+namespace {
+// The index entry of `id`, copied (so disk reads happen outside the lock).
+std::optional<IndexEntry> find_entry(const QueueManager::Impl& m, const std::string& id) {
     if (!base::is_valid_queue_id(id)) return std::nullopt;
-    ReadResult r = read_spool_entry(impl_->spool.path_of(id));
+    std::lock_guard lk(m.mu);
+    auto it = m.index.find(make_key(id));
+    if (it == m.index.end()) return std::nullopt;
+    return it->second;
+}
+
+// The current states (the index's), not the commit's.
+void current_states(const IndexEntry& e, SpoolEntry& s) {
+    for (size_t i = 0; i < s.states.size() && i < e.rcpts.size(); ++i) s.states[i] = e.rcpts[i].st();
+}
+}  // namespace
+
+std::optional<SpoolEntry> QueueManager::entry(const std::string& id) const {
+    auto e = find_entry(*impl_, id);
+    if (!e) return std::nullopt;
+    ReadResult r = impl_->read(*e);
     if (!r.ok) return std::nullopt;
-    std::lock_guard lk(impl_->mu);
-    auto it = impl_->index.find(make_key(id));
-    if (it == impl_->index.end()) return std::nullopt;
-    for (size_t i = 0; i < r.entry.states.size() && i < it->second.rcpts.size(); ++i) {
-        r.entry.states[i] = it->second.rcpts[i].st();  // the current states, not the commit's
-    }
+    current_states(*e, r.entry);
     return std::move(r.entry);
 }
 
 std::optional<DeliveryEntry> QueueManager::delivery_entry(const std::string& id,
                                                           uint64_t inline_max) const {
-    if (!base::is_valid_queue_id(id)) return std::nullopt;
-    ReadResult r = read_spool_entry(impl_->spool.path_of(id), inline_max);
+    auto e = find_entry(*impl_, id);
+    if (!e) return std::nullopt;
+    ReadResult r = impl_->read(*e, inline_max);
     if (!r.ok) return std::nullopt;
     DeliveryEntry out;
-    {
-        std::lock_guard lk(impl_->mu);
-        auto it = impl_->index.find(make_key(id));
-        if (it == impl_->index.end()) return std::nullopt;
-        const IndexEntry& e = it->second;
-        for (size_t i = 0; i < r.entry.states.size() && i < e.rcpts.size(); ++i) {
-            r.entry.states[i] = e.rcpts[i].st();  // the current states, not the commit's
-        }
-        out.attempts = e.attempts;
-        out.delay_warned = e.flags & IndexEntry::kDelayWarned;
-    }
+    current_states(*e, r.entry);
+    out.attempts = e->attempts;
+    out.delay_warned = e->flags & IndexEntry::kDelayWarned;
     out.entry = std::move(r.entry);
     out.message = std::move(r.message);
     return out;
 }
 
 std::optional<std::string> QueueManager::message(const std::string& id) const {
-    if (!base::is_valid_queue_id(id)) return std::nullopt;
-    const std::string path = impl_->spool.path_of(id);
-    ReadResult r = read_spool_entry(path);
-    if (!r.ok) return std::nullopt;
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return std::nullopt;
-    std::string out(r.entry.message_size, '\0');
-    size_t got = 0;
-    while (got < out.size()) {
-        ssize_t n = ::pread(fd, out.data() + got, out.size() - got,
-                            static_cast<off_t>(r.entry.message_offset + got));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        got += static_cast<size_t>(n);
-    }
-    ::close(fd);
-    if (got != out.size()) return std::nullopt;
-    return out;
+    auto e = find_entry(*impl_, id);
+    if (!e) return std::nullopt;
+    ReadResult r = impl_->read(*e, e->record_bytes());
+    if (!r.ok || !r.message) return std::nullopt;
+    return std::move(*r.message);
 }
 
 uint64_t QueueManager::size() const {

@@ -5,15 +5,15 @@
 //
 // Lifecycle: construct over an open FileSpool (which holds the spool lock and must outlive
 // this; the destructor waits for commits still in the spool's hands), call `recover()`
-// once before serving (it rebuilds the index from spool/queue/ and the state journals; anything
+// once before serving (it rebuilds the index from the spool's segments and the state journals; anything
 // torn is discarded and logged, RFC 5321 §6.1: it was never acknowledged), then use it as the
 // `Spool` the SMTP server commits to: a commit becomes visible in the index only after the spool
 // made it durable.
 // Durability: every state change (recipient delivered/deferred/bounced, attempts, next retry,
 // hold, release, delete) is on stable storage before the call returns Ok: one line appended
 // and fdatasynced to the message's journal spool/state/<id> (docs/queue-format.md, "State
-// journal"); the message file is never rewritten. A message with nothing left pending is
-// unlinked (message, then journal; the directory fsync is shared, see record_attempt). A crash between a delivery and
+// journal"); a stored record is never rewritten. A message with nothing left pending is
+// removed (a tombstone, then its journal; the tombstone sync is shared, see record_attempt). A crash between a delivery and
 // its state write re-delivers that recipient once (at-least-once, RFC 5321 §6.1). `flush` is
 // the exception: it only moves a retry time earlier, so it is kept in memory (a crash just
 // restores the old time).
@@ -110,6 +110,7 @@ struct RecoveryStats {
     uint64_t damaged_journals = 0;  // journals with a torn or bad line: state kept up to the
                                     // good records, file rewritten compactly
     uint64_t removed_tmp = 0;     // leftovers in spool/tmp/ (removed when the spool opened)
+    uint64_t migrated = 0;        // version 1/2 message files moved into the segment log
 };
 
 enum class ControlResult { Ok, NotFound, Invalid, IoError };
@@ -121,8 +122,8 @@ public:
     QueueManager(const QueueManager&) = delete;
     QueueManager& operator=(const QueueManager&) = delete;
 
-    // Once, before serving and before any commit. Reads spool/queue/ and spool/state/ with two
-    // threads, one header read (4 KiB) per message; logs one summary line.
+    // Once, before serving and before any commit. Reads every segment front to back and
+    // spool/state/, on two threads; migrates a version 1/2 spool/queue/; logs one summary line.
     RecoveryStats recover();
 
     // Spool: delegates to the FileSpool; the message enters the index before `done(Ok)`.
@@ -136,7 +137,7 @@ public:
     std::optional<SpoolEntry> entry(const std::string& id) const;
     std::optional<std::string> message(const std::string& id) const;
     // For delivery: the entry with its current states and attempt count, read with one open
-    // and one pread; a file of at most `inline_max` bytes comes with its message bytes.
+    // and one pread; a record of at most `inline_max` bytes comes with its message bytes.
     std::optional<DeliveryEntry> delivery_entry(const std::string& id, uint64_t inline_max) const;
 
     ControlResult hold(const std::string& id);
@@ -162,7 +163,7 @@ public:
     // `delay_warned`: a delay report was sent in this attempt; journaled with it (one line
     // more, same fdatasync) so a restart does not send a second one.
     // Durability: a kept message's record is fdatasynced before the call returns Ok. A removal
-    // returns after the unlinks: its directory fsync is shared (FileSpool::sync_removals_soon);
+    // returns after its tombstone is written: the sync is shared (FileSpool::sync_removals_soon);
     // a crash in that window (≤ about 0.1 s) delivers the message again, which RFC 5321 §6.1's
     // at-least-once allows and which nothing else depends on.
     ControlResult record_attempt(const std::string& id, const std::vector<RecipientResult>& results,
@@ -179,6 +180,10 @@ public:
 private:
     ControlResult set_held(const std::string& id, bool held);
     ControlResult remove_one(const std::string& id, const char* why);
+    // Recovery step 7 (docs/queue-format.md); appends the IDs it removed (finished, or torn:
+    // their journals are not orphans) to `finished`.
+    uint64_t migrate_legacy(const std::vector<std::string>& journals, RecoveryStats& stats,
+                            std::vector<std::string>& finished);
 
     std::unique_ptr<Impl> impl_;
 };

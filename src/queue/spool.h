@@ -8,6 +8,7 @@
 // Only queue/ writes the spool directory (STYLE §2).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -23,9 +24,18 @@ enum class CommitStatus {
     IoError,   // any other write/fsync failure: 451 4.3.0
 };
 
+// Where a committed message lives (docs/queue-format.md): the record at byte `offset` of
+// segment file number `segment`, `header_bytes` of spool header followed by the message.
+struct SpoolLocation {
+    uint32_t segment = 0;
+    uint32_t header_bytes = 0;
+    uint64_t offset = 0;
+};
+
 struct CommitOutcome {
     CommitStatus status = CommitStatus::Ok;
-    std::string detail;  // for the log; never sent to the client
+    std::string detail;      // for the log; never sent to the client
+    SpoolLocation location;  // when Ok
 };
 
 // A delivery status notification petrel generated itself (delivery/ commits it from "<>" with

@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cerrno>
 #include <cstdio>
@@ -17,7 +18,7 @@ namespace petrel::queue {
 namespace {
 
 constexpr std::string_view kMagic = "PETREL-SPOOL";
-constexpr size_t kMaxHeader = 16 * 1024 * 1024;
+constexpr size_t kMaxHeader = kMaxSpoolHeader;
 
 const char* body_name(mail::BodyType b) {
     switch (b) {
@@ -118,7 +119,7 @@ ReadResult failed(std::string why) {
 std::string serialize_spool_header(const std::string& id, int64_t created_ms,
                                    const mail::Envelope& e,
                                    const std::vector<RecipientState>& states,
-                                   uint64_t message_size) {
+                                   std::string_view message) {
     std::string h;
     h.reserve(512 + e.recipients.size() * 96);
     auto line = [&](std::string_view key, std::initializer_list<std::string> fields) {
@@ -153,12 +154,12 @@ std::string serialize_spool_header(const std::string& id, int64_t created_ms,
         line("rcpt", {std::string(1, state_letter(s)), notify_name(r.notify), encode_field(r.orcpt),
                       encode_field(r.mailbox.local), encode_field(r.mailbox.domain)});
     }
-    line("message", {std::to_string(message_size)});
+    line("message", {std::to_string(message.size()), crc32_hex(message)});
     line("crc", {crc32_hex(h)});
     return h;
 }
 
-ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
+ReadResult parse_spool_entry(std::string_view bytes, uint64_t record_size) {
     HeaderParser p(bytes);
     std::vector<std::string_view> f;
     auto bad = [&](const char* what) {
@@ -172,6 +173,7 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
     }
     ReadResult r;
     SpoolEntry& s = r.entry;
+    s.version = version;
     mail::Envelope& e = s.envelope;
     std::string tmp;
     if (!p.expect("id", 1, f) || !decode_field(f[1], s.id) || s.id.empty()) return bad("bad id");
@@ -249,14 +251,78 @@ ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size) {
         s.states.push_back(st);
     }
     if (e.recipients.empty()) return bad("no recipients");
-    if (!p.expect("message", 1, f) || !parse_uint(f[1], s.message_size)) return bad("bad message length");
+    // Version 3 adds the message's CRC-32: a record torn inside its message is detectable.
+    if (!p.expect("message", version >= 3 ? 2 : 1, f) || !parse_uint(f[1], s.message_size)) {
+        return bad("bad message length");
+    }
+    if (version >= 3) {
+        uint32_t crc = 0;
+        auto [end, ec] = std::from_chars(f[2].data(), f[2].data() + f[2].size(), crc, 16);
+        if (f[2].size() != 8 || ec != std::errc() || end != f[2].data() + f[2].size()) {
+            return bad("bad message crc");
+        }
+        s.message_crc = crc;
+    }
     size_t crc_line = p.pos();
     if (!p.expect("crc", 1, f) || f[1].size() != 8) return bad("bad crc line");
     if (f[1] != crc32_hex(bytes.substr(0, crc_line))) return failed("header checksum mismatch");
     s.message_offset = p.pos();
-    if (file_size < s.message_offset + s.message_size) return failed("message is truncated");
-    if (file_size > s.message_offset + s.message_size) return failed("trailing bytes after message");
+    if (record_size == kRecordSizeUnknown) {
+        r.ok = true;
+        return r;
+    }
+    if (record_size < s.message_offset + s.message_size) return failed("message is truncated");
+    if (record_size > s.message_offset + s.message_size) return failed("trailing bytes after message");
     r.ok = true;
+    return r;
+}
+
+namespace {
+
+// The record of `size` bytes at `base` in `fd`: the header, and the message when the record is
+// at most `inline_max` bytes.
+ReadResult read_record(int fd, uint64_t base, uint64_t size, uint64_t inline_max) {
+    std::string buf;
+    // Most headers are well under 4 KiB: one small read per record; a longer header (many
+    // recipients) is read again with a larger buffer.
+    size_t want = 4 * 1024;
+    const bool whole = size <= inline_max;
+    if (whole) want = std::max<size_t>(want, static_cast<size_t>(size));
+    ReadResult r;
+    while (true) {
+        size_t limit = std::min<uint64_t>(want, size);
+        buf.resize(limit);
+        const size_t got = pread_full(fd, buf.data(), limit, base);
+        buf.resize(got);
+        // A header is complete once the "crc" line is in the buffer.
+        size_t crc = buf.find("\ncrc ");
+        bool have_header = crc != std::string::npos && buf.find('\n', crc + 1) != std::string::npos;
+        if (have_header || got < limit || limit == size || want >= kMaxHeader) {
+            r = parse_spool_entry(buf, size);
+            if (r.ok && whole && got == size) {
+                std::string_view msg = std::string_view(buf).substr(static_cast<size_t>(r.entry.message_offset));
+                if (r.entry.message_crc && crc32(msg) != *r.entry.message_crc) {
+                    return failed("message checksum mismatch");
+                }
+                r.message = std::string(msg);
+            }
+            break;
+        }
+        want *= 4;
+    }
+    if (r.ok) r.entry.message_offset += base;
+    return r;
+}
+
+}  // namespace
+
+ReadResult read_spool_record(const std::string& path, uint64_t offset, uint64_t record_size,
+                             uint64_t inline_max) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return failed(std::string("cannot open: ") + std::strerror(errno));
+    ReadResult r = read_record(fd, offset, record_size, inline_max);
+    ::close(fd);
+    if (r.ok) r.entry.path = path;
     return r;
 }
 
@@ -268,38 +334,9 @@ ReadResult read_spool_entry(const std::string& path, uint64_t inline_max) {
         ::close(fd);
         return failed("cannot stat");
     }
-    std::string buf;
-    // Most headers are well under 4 KiB: one small read per file keeps recovery of a large
-    // backlog cheap; a longer header (many recipients) is read again with a larger buffer.
-    size_t want = 4 * 1024;
-    const bool whole = static_cast<uint64_t>(st.st_size) <= inline_max;
-    if (whole) want = std::max<size_t>(want, static_cast<size_t>(st.st_size));
-    ReadResult r;
-    while (true) {
-        size_t limit = std::min<uint64_t>(want, static_cast<uint64_t>(st.st_size));
-        buf.resize(limit);
-        size_t got = 0;
-        while (got < limit) {
-            ssize_t n = ::pread(fd, buf.data() + got, limit - got, static_cast<off_t>(got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += static_cast<size_t>(n);
-        }
-        buf.resize(got);
-        // A header is complete once the "crc" line is in the buffer.
-        size_t crc = buf.find("\ncrc ");
-        bool have_header = crc != std::string::npos && buf.find('\n', crc + 1) != std::string::npos;
-        if (have_header || got < limit || limit == static_cast<uint64_t>(st.st_size) ||
-            want >= kMaxHeader) {
-            r = parse_spool_entry(buf, static_cast<uint64_t>(st.st_size));
-            if (r.ok && whole && got == static_cast<uint64_t>(st.st_size)) {
-                r.message = buf.substr(static_cast<size_t>(r.entry.message_offset));
-            }
-            break;
-        }
-        want *= 4;
-    }
+    ReadResult r = read_record(fd, 0, static_cast<uint64_t>(st.st_size), inline_max);
     ::close(fd);
+    if (r.ok) r.entry.path = path;
     return r;
 }
 

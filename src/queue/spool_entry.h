@@ -1,6 +1,7 @@
 // queue/spool_entry.h — the on-disk form of one spooled message (docs/queue-format.md,
-// format version 2; version 1 files are read too): a text header (envelope, session facts, per-recipient state, checksum)
-// followed by the message bytes.
+// format version 3: a record in a segment file; version 1 and 2 message files are read too,
+// for the start-up migration): a text header (envelope, session facts, per-recipient state,
+// checksums) followed by the message bytes.
 //
 // Trust: `serialize_spool_header` takes petrel's own validated envelope. The readers take file
 // bytes that may be torn or corrupt (a crash, a bad disk, a hand edit): they check the magic,
@@ -19,9 +20,11 @@
 
 namespace petrel::queue {
 
-// Version 2: the header's recipient states are the states at commit; later changes are in the
-// state journal spool/state/<id> (queue/state_journal.h). Version 1 had no journal.
-inline constexpr int kSpoolFormatVersion = 2;
+// Version 3: a record in an append-only segment file, its header carrying a CRC of the message
+// too (a torn tail is detectable). Version 2: one file per message; the header's recipient
+// states are the states at commit, later changes are in the state journal spool/state/<id>
+// (queue/state_journal.h), as in version 3. Version 1 had no journal.
+inline constexpr int kSpoolFormatVersion = 3;
 
 // Per-recipient delivery state, one letter on disk.
 enum class RecipientState {
@@ -36,8 +39,11 @@ struct SpoolEntry {
     int64_t created_ms = 0;  // Unix time of the commit, milliseconds
     mail::Envelope envelope;
     std::vector<RecipientState> states;  // one per envelope.recipients
-    uint64_t message_offset = 0;         // where the message starts in the file
+    std::string path;                    // the file holding the message (set by the readers)
+    uint64_t message_offset = 0;         // where the message starts in that file
     uint64_t message_size = 0;
+    std::optional<uint32_t> message_crc; // CRC-32 of the message bytes (version 3)
+    int version = 0;
 };
 
 struct ReadResult {
@@ -47,19 +53,28 @@ struct ReadResult {
     std::optional<std::string> message;  // read_spool_entry with inline_max: the message bytes
 };
 
-// The header for `message_size` bytes of message; the message follows it directly.
+// The (version 3) header for `message`; the message follows it directly in the record.
 std::string serialize_spool_header(const std::string& id, int64_t created_ms,
                                    const mail::Envelope& envelope,
                                    const std::vector<RecipientState>& states,
-                                   uint64_t message_size);
+                                   std::string_view message);
 
-// Parses a header from the start of `bytes`; `file_size` is the size of the whole file, which
-// must equal message_offset + message_size (a shorter file is torn, a longer one corrupt).
-ReadResult parse_spool_entry(std::string_view bytes, uint64_t file_size);
+// Parses a header from the start of `bytes`; `record_size` is the size of the whole record
+// (a version 1/2 file), which must equal message_offset + message_size (shorter: torn, longer:
+// corrupt). The message CRC (version 3) is not checked here: the caller has the bytes or not.
+// kRecordSizeUnknown: the header alone is checked (a segment scan, which then checks that the
+// message fits in the file).
+inline constexpr uint64_t kRecordSizeUnknown = ~0ull;
+inline constexpr size_t kMaxSpoolHeader = 16 * 1024 * 1024;
+ReadResult parse_spool_entry(std::string_view bytes, uint64_t record_size);
 
-// Reads the header of the spool file at `path` (not the message: it may be large). A file of
-// at most `inline_max` bytes is read whole in the same pread and its message returned too
-// (delivery: one open and one read per attempt for small messages).
+// Reads the header of the record of `record_size` bytes at `offset` in `path` (not the
+// message: it may be large). A record of at most `inline_max` bytes is read whole in the same
+// pread and its message returned too, checked against the message CRC (delivery: one open and
+// one read per attempt for small messages). message_offset comes back as a file offset.
+ReadResult read_spool_record(const std::string& path, uint64_t offset, uint64_t record_size,
+                             uint64_t inline_max = 0);
+// A whole version 1/2 message file (the start-up migration reads these).
 ReadResult read_spool_entry(const std::string& path, uint64_t inline_max = 0);
 
 }  // namespace petrel::queue

@@ -15,6 +15,7 @@ pytest.importorskip("aiosmtpd")
 from delivery_env import (HOSTS, SENDER, SENDER_MX, body, dns_for, make_cert,  # noqa: E402
                           parse, queue_list, report_blocks, send, start, wait_queue_empty)
 from dns_server import DnsServer, available as dns_available  # noqa: E402
+import petrel_spool  # noqa: E402
 from petrel_harness import wait_until  # noqa: E402
 from smtp_receiver import Receiver, free_port_on  # noqa: E402
 
@@ -183,18 +184,19 @@ def test_stored_lone_lf_and_dot_lines_are_sent_well_formed(petrel_factory, port)
     could take for the end of data: SMTP smuggling) goes out with every line ending in CRLF and
     its dot lines stuffed: one message arrives, whole. SMTP cannot store such bytes (petrel
     refuses bare LF inbound), so the test queues a clean message with delivery paused, edits
-    its body in the spool file (the header CRC covers the header only; the length is kept),
-    then restarts petrel with delivery on."""
+    its body in its spool record (same length; the record's message and header checksums are
+    recomputed, tests/lib/petrel_spool.py), then restarts petrel with delivery on."""
     with dns_for() as dns, Receiver("127.0.0.2", port) as mx1:
         inst = start(petrel_factory, dns, port, {"paused": True})
         marker = uuid.uuid4().hex
         qid = send(inst, ["kate@dest.test"], msg=body(marker, "AA\r\n.\r\nBB\r\nCC\r\nDD\r\nEND\r\n"))
         inst.stop()
-        path = inst.spool_file(qid)
-        raw = path.read_bytes()
+        rec = petrel_spool.live_records(inst.spool_dir())[qid]
+        raw = rec.message
         edited = raw.replace(b"AA\r\n.\r\nBB\r\nCC\r\nDD\r\n", b"AAA\n.\nBBB\nCCC\rDDD\r\n")
         assert len(edited) == len(raw) and edited != raw
-        path.write_bytes(edited)
+        petrel_spool.replace_in_place(rec, edited)
+        assert inst.stored_message(qid) == edited
         inst.config["delivery"]["paused"] = False
         inst.start()
         [m] = mx1.wait_for(1)

@@ -178,7 +178,7 @@ def test_smtputf8_and_idna(petrel):
         assert s.cmd("DATA").code == 354
         s.send("Subject: ünïcödé\r\n\r\n".encode() + marker.encode() + b"\r\n.\r\n")
         assert QUEUED_RE.match(str(s.reply()))
-    stored = petrel.wait_for_stored(marker.encode())[0].read_bytes()
+    stored = petrel.wait_for_stored_message(marker.encode())
     assert "ünïcödé".encode() in stored, "the UTF-8 header must be kept as sent"
 
 
@@ -251,7 +251,7 @@ def test_dot_stuffing_is_undone(petrel):
         body = simple_message(marker) + b"..leading dot line\r\n"
         r = s.send_message("a@client.test", ["u@example.test"], body)
         assert QUEUED_RE.match(str(r)), str(r)
-    stored = petrel.wait_for_stored(marker.encode())[0].read_bytes()
+    stored = petrel.wait_for_stored_message(marker.encode())
     assert b"\r\n.leading dot line\r\n" in stored or b"\n.leading dot line\n" in stored
     assert b"..leading dot line" not in stored
 
@@ -271,7 +271,7 @@ def test_bdat_chunks_are_accepted(petrel):
         assert s.reply().code == 250
         r = s.cmd("BDAT 0 LAST")
         assert QUEUED_RE.match(str(r)), str(r)
-    stored = petrel.wait_for_stored(marker.encode())[0].read_bytes()
+    stored = petrel.wait_for_stored_message(marker.encode())
     assert msg.replace(b"\r\n", b"\n") in stored.replace(b"\r\n", b"\n")
 
 
@@ -320,7 +320,7 @@ def test_received_header_is_prepended(petrel):
         m = QUEUED_RE.match(str(r))
         assert m, str(r)
         qid = m.group(1)
-    stored = petrel.wait_for_stored(marker.encode())[0].read_bytes().replace(b"\r\n", b"\n")
+    stored = petrel.wait_for_stored_message(marker.encode()).replace(b"\r\n", b"\n")
     idx = stored.find(b"Received:")
     assert idx >= 0, "no Received header in the stored message"
     assert idx < stored.find(b"From: sender@client.test"), "Received must come first (prepended)"
@@ -347,7 +347,7 @@ def test_ipv6_listeners(petrel):
         s.ehlo()
         r = s.send_message("a@client.test", ["u@example.test"], simple_message(marker))
         assert QUEUED_RE.match(str(r)), str(r)
-    stored = petrel.wait_for_stored(marker.encode())[0].read_bytes()
+    stored = petrel.wait_for_stored_message(marker.encode())
     assert b"::1" in stored, "the Received header should name the IPv6 client address"
     with session(petrel, "submissions", host="::1") as s:
         s.ehlo()

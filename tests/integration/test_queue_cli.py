@@ -19,6 +19,7 @@ import uuid
 
 import pytest
 
+import petrel_spool
 from petrel_harness import QUEUE_ID_RE, PetrelInstance, free_port, petrel_bin, wait_until
 
 ISO_RE = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$")
@@ -183,7 +184,7 @@ def test_show_json_and_raw_byte_exact(daemon):
     prefix = raw[: len(raw) - len(sent)]
     assert prefix.startswith(b"Received: ") and prefix.endswith(b"\r\n")
     assert b"\r\n\r\n" not in prefix and b"by mx.example.test" in prefix
-    assert daemon.spool_file(qid).read_bytes().endswith(raw)
+    assert daemon.stored_message(qid) == raw, "--raw is the message bytes of its spool record"
     assert m["size"] == len(raw)
 
     human = q(daemon, "show", qid).stdout
@@ -215,7 +216,9 @@ def test_delete_by_id_and_by_domain(daemon):
     d2 = send(daemon, ["y@partner.test", "z@other.test"])
     assert q_json(daemon, "delete", gone) == {"ok": True, "affected": 1}
     assert q(daemon, "show", gone, check=False).returncode == 1
-    assert not daemon.spool_file(gone).exists()
+    # The delete answers after its tombstone is durable: the record is no longer live on disk.
+    assert gone not in petrel_spool.live_records(daemon.spool_dir())
+    assert keep in petrel_spool.live_records(daemon.spool_dir())
     out = q(daemon, "delete", "--domain", "Other.Test").stdout
     assert "2 message(s) with a recipient in Other.Test deleted" in out
     left = [m["id"] for m in q_json(daemon, "list")["messages"]]

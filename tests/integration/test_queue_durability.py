@@ -1,6 +1,7 @@
 """Durability of the queue (issue 3, "Tests"), against the real binary and a real client
 (Python smtplib): a 250 to the final dot is a promise kept through kill -9, a full disk, a spool
-quota and a restart over torn files (RFC 5321 §6.1; docs/queue-format.md).
+quota and a restart over torn records (RFC 5321 §6.1; docs/queue-format.md). The spool is a
+segment log (format version 3); tests/lib/petrel_spool.py reads its records back from disk.
 
   crash      >= 10 cycles: concurrent senders, SIGKILL at a random moment (every third cycle
              also once during the start-up recovery), restart on the same data_dir; every
@@ -15,9 +16,12 @@ quota and a restart over torn files (RFC 5321 §6.1; docs/queue-format.md).
   journal    a hold whose state-journal append hits a full tmpfs: exit 3 / io_error, a log line
              with the queue ID, no hold in memory, no journal left; after space returns the
              hold works and survives a restart.
-  recovery   SIGTERM, a torn copy planted in spool/queue/ and a leftover in spool/tmp/: after
-             the restart the same messages, the held one still held, the torn one discarded
-             and logged, tmp/ empty.
+  recovery   SIGTERM, a torn tail (a record cut short, zeroed or garbage) appended to the newest
+             segment and a leftover in spool/tmp/: after the restart the same messages, the held
+             one still held, the torn bytes logged and cut off the segment, tmp/ gone.
+  migration  a version 2 spool (files in spool/queue/, one torn) becomes records in the segment
+             log at start-up: same messages, bytes and states; the torn file discarded; queue/
+             removed.
 
 Mail stays queued because of petrel_queue.keep_queued_config() (mx mode, relay domain, a dead
 DNS resolver). Queue contents are read with `petrel queue list --json` / `show --raw`
@@ -36,6 +40,7 @@ from contextlib import contextmanager
 
 import pytest
 
+import petrel_spool
 from petrel_harness import QUEUE_ID_RE, PetrelInstance, deep_merge, wait_until
 from petrel_queue import (QueueView, keep_queued_config, make_message, message_id_of,
                           new_queue_id, run_queue_cli, send, send_one, spool_tmp_entries)
@@ -267,8 +272,17 @@ def test_full_disk_gives_452_and_recovers_without_restart(workdir):
                 assert r.stage in ("mail", "data"), r
             _assert_logged_no_space(inst, log_mark)
             assert spool_tmp_entries(inst) == [], "half-written file left in spool/tmp/"
-            assert sorted(os.listdir(inst.spool_dir() / "queue")) == sorted(before), \
-                "spool/queue/ changed by refused messages"
+            # Nothing half visible: no byte of a refused message in any file, the segment log
+            # holds exactly the earlier records and ends where the last of them ends (a failed
+            # append is cut back off the segment).
+            assert not inst.files_containing(b"disk-full-"), "a refused message is on disk"
+            scans = [petrel_spool.scan_segment(p) for p in petrel_spool.segment_files(inst.spool_dir())]
+            assert sorted(r.qid for sc in scans for r in sc.records) == sorted(before), \
+                "the segments' records changed by refused messages"
+            for sc in scans:
+                assert sc.stop_reason is None and sc.good_end == sc.file_size, \
+                    f"{sc.path}: {sc.file_size - sc.good_end} byte(s) after the last good record " \
+                    f"({sc.stop_reason})"
             assert set(view.list()) == set(before)
 
             pid = inst.pid
@@ -290,8 +304,8 @@ def test_full_disk_gives_452_and_recovers_without_restart(workdir):
 # Quota
 
 def _spool_bytes(inst):
-    q = inst.spool_dir() / "queue"
-    return sum((q / n).stat().st_size for n in os.listdir(q))
+    """What the quota counts: header + message bytes of every live record in the segments."""
+    return sum(r.size for r in petrel_spool.live_records(inst.spool_dir()).values())
 
 
 def test_spool_quota_gives_452_and_delete_frees_room(petrel_factory):
@@ -317,9 +331,14 @@ def test_spool_quota_gives_452_and_delete_frees_room(petrel_factory):
     assert set(view.list()) == set(accepted)
     _assert_logged_no_space(inst, 0)
 
+    assert set(petrel_spool.live_records(inst.spool_dir())) == set(accepted)
+    full = _spool_bytes(inst)
+    assert full + 6000 > quota, f"refused with {quota - full} bytes of the quota left"
+
     for qid in accepted[:2]:
         view.control("delete", qid)
     assert set(view.list()) == set(accepted[2:])
+    assert set(petrel_spool.live_records(inst.spool_dir())) == set(accepted[2:])
     r = send_one(inst.port("mx"), make_message("<quota-after-delete@client.test>", size=6000))
     assert (r.code, r.enhanced) == (250, "2.0.0") and r.queue_id, f"after delete: {r!r}"
 
@@ -340,13 +359,14 @@ def test_spool_quota_is_counted_again_after_restart(petrel_factory):
             break
         accepted.append(r.queue_id)
     assert 4 <= len(accepted) < 40, f"{len(accepted)} accepted under a {quota}-byte quota"
+    full = _spool_bytes(inst)
     inst.stop(check=True)
 
     inst.start()
     assert set(view.list()) == set(accepted)
     r = send_one(inst.port("mx"), make_message("<quota-rs-after@client.test>", size=6000))
     assert (r.code, r.enhanced) == (452, "4.3.1"), f"over the quota after a restart: {r!r}"
-    assert _spool_bytes(inst) <= quota
+    assert _spool_bytes(inst) == full <= quota
     for qid in accepted[:2]:
         view.control("delete", qid)
     r = send_one(inst.port("mx"), make_message("<quota-rs-freed@client.test>", size=6000))
@@ -415,7 +435,30 @@ def test_journal_append_on_full_disk_fails_cleanly_and_recovers(workdir):
 # ---------------------------------------------------------------------------------------------
 # Recovery
 
-def test_restart_recovers_queue_and_discards_torn_files(petrel_factory):
+TORN_LOG_RE = re.compile(r"queue: (\S+): (\d+) byte\(s\) at offset (\d+) discarded at recovery "
+                         r"\(([^)]*)\)")
+
+
+def _torn_tail(kind, template, torn_id):
+    """Bytes a crash can leave behind the last acknowledged record: an unacknowledged record
+    (a real one, under a new queue ID) cut inside its message, the same with its end zeroed
+    (blocks allocated but never written: the length fits, the message checksum does not), or
+    bytes that are no record at all."""
+    rec = petrel_spool.remake_record(template, qid=torn_id)
+    if kind == "cut":
+        return rec[: len(template.header) + len(template.message) // 2]
+    if kind == "zeros":
+        return rec[: len(rec) - 700] + bytes(700)
+    return bytes(random.getrandbits(8) for _ in range(300)) + rec[:200]
+
+
+@pytest.mark.parametrize("kind", ["cut", "zeros", "garbage"])
+def test_restart_recovers_queue_and_discards_torn_tail(petrel_factory, kind):
+    """SIGTERM; bytes of a never-acknowledged append planted at the end of the newest segment
+    and a leftover in spool/tmp/ (version 1); restart: the queue is exactly the acknowledged
+    messages (the held one still held, each byte-identical), the torn bytes are logged (path,
+    count, offset) and cut off the segment, tmp/ is gone, and a message accepted afterwards is
+    appended behind the good records (it survives the next restart)."""
     inst = petrel_factory(keep_queued_config(), user=None)
     view = QueueView(inst)
     sent = _accept(inst, "recover", 5, 2000)
@@ -425,12 +468,19 @@ def test_restart_recovers_queue_and_discards_torn_files(petrel_factory):
     assert view.list()[held]["state"] == "held"
     inst.stop(check=True)
 
-    queue_dir, tmp_dir = inst.spool_dir() / "queue", inst.spool_dir() / "tmp"
-    real = inst.spool_file(ids[0]).read_bytes()
+    segments = petrel_spool.segment_files(inst.spool_dir())
+    assert segments, "no segment after five acknowledged messages"
+    newest = segments[-1]
+    scan = petrel_spool.scan_segment(newest)
+    assert scan.stop_reason is None and scan.records, f"{newest} is not clean before the test"
+    good_end = scan.file_size
     torn_id = new_queue_id()
-    (queue_dir / torn_id).write_bytes(real[: len(real) // 2])
-    leftover = tmp_dir / new_queue_id(offset_us=1)
-    leftover.write_bytes(real[:100])
+    tail = _torn_tail(kind, scan.records[-1], torn_id)
+    with open(newest, "ab") as f:
+        f.write(tail)
+    tmp_dir = inst.spool_dir() / "tmp"
+    tmp_dir.mkdir(exist_ok=True)
+    (tmp_dir / new_queue_id(offset_us=1)).write_bytes(tail[:100])
     log_mark = len(inst.output())
 
     inst.start()
@@ -441,6 +491,84 @@ def test_restart_recovers_queue_and_discards_torn_files(petrel_factory):
         if qid != held:
             assert listed[qid]["state"] in ("queued", "deferred"), listed[qid]
         assert view.raw(qid).endswith(sent[qid])
-    assert not (queue_dir / torn_id).exists(), "torn file still in spool/queue/"
-    assert torn_id in inst.output()[log_mark:], "the discarded torn file is not logged by ID"
-    assert spool_tmp_entries(inst) == [], "spool/tmp/ not emptied at start-up"
+    assert run_queue_cli(inst, "show", torn_id, check=False).returncode == 1, \
+        "the torn record is visible"
+    logged = [m for m in TORN_LOG_RE.findall(inst.output()[log_mark:])]
+    assert [(p, int(n), int(o)) for p, n, o, _ in logged] == [(str(newest), len(tail), good_end)], \
+        f"the discarded bytes are not logged as {len(tail)} at {good_end} of {newest}: {logged}"
+    assert newest.stat().st_size == good_end, "the torn tail was not cut off the segment"
+    assert set(petrel_spool.live_records(inst.spool_dir())) == set(ids)
+    assert spool_tmp_entries(inst) == [] and not tmp_dir.exists(), "spool/tmp/ left at start-up"
+
+    after = _accept(inst, "recover-after", 1, 2000)
+    inst.stop(check=True)
+    inst.start()
+    listed = view.list()
+    assert set(listed) == set(ids) | set(after), "a message appended after the cut was lost"
+    for qid, msg in after.items():
+        assert view.raw(qid).endswith(msg)
+
+
+# ---------------------------------------------------------------------------------------------
+# Migration from version 2 (one file per message in spool/queue/)
+
+def _journal_line(body: str) -> bytes:
+    """A state-journal record (docs/queue-format.md, "State journal")."""
+    return f"{petrel_spool.crc_hex(body.encode())} {body}\n".encode()
+
+
+def test_version2_spool_is_migrated_into_the_log(petrel_factory):
+    """A spool left by a version 2 petrel: a valid message file (with a state journal that holds
+    it), another valid one, and a torn one in spool/queue/. After the start: both valid messages
+    are in the queue with their bytes (`show --raw`), their states and their envelope, as
+    records in the segment log; the torn one is discarded and logged by ID; spool/queue/ is
+    gone; and all of it stays so across another restart."""
+    inst = petrel_factory(keep_queued_config(), user=None)
+    view = QueueView(inst)
+    sent = _accept(inst, "v3", 2, 1500)
+    inst.stop(check=True)
+
+    queue_dir = inst.spool_dir() / "queue"
+    queue_dir.mkdir(mode=0o750)
+    now = int(time.time() * 1000)
+    v2, rcpts = {}, {}
+    for i in range(3):
+        qid = new_queue_id(offset_us=-10_000_000 + i)
+        msg = b"Received: from client.test by mx.example.test; legacy\r\n" + \
+            make_message(f"<v2-{i}@client.test>", size=1200 + 500 * i)
+        v2[qid] = msg
+        rcpts[qid] = [("r1", "partner.test"), (f"x{i}", "partner.test")]
+        data = petrel_spool.v2_file(qid, now - 60_000, ("old", "client.test"), rcpts[qid], msg)
+        (queue_dir / qid).write_bytes(data if i < 2 else data[: len(data) - 300])
+    good, plain, torn = v2
+    held_at = now - 30_000
+    (inst.spool_dir() / "state" / good).write_bytes(_journal_line(f"hold {held_at} 1"))
+    log_mark = len(inst.output())
+
+    inst.start()
+    listed = view.list()
+    assert set(listed) == set(sent) | {good, plain}, sorted(listed)
+    assert listed[good]["state"] == "held", f"the v2 journal's hold was lost: {listed[good]}"
+    assert listed[plain]["state"] in ("queued", "deferred"), listed[plain]
+    for qid in (good, plain):
+        assert view.raw(qid) == v2[qid], f"{qid}: --raw is not the version 2 message"
+        assert listed[qid]["sender"] == "old@client.test", listed[qid]
+        assert listed[qid]["created"] == time.strftime(
+            "%Y-%m-%dT%H:%M:%SZ", time.gmtime((now - 60_000) // 1000)), "creation time not kept"
+        assert [r["address"] for r in listed[qid]["recipients"]] == \
+            [f"{l}@{d}" for l, d in rcpts[qid]], listed[qid]
+        assert inst.stored_message(qid) == v2[qid], f"{qid} is not a record in the segment log"
+    for qid, msg in sent.items():
+        assert view.raw(qid).endswith(msg)
+    assert run_queue_cli(inst, "show", torn, check=False).returncode == 1
+    assert not queue_dir.exists(), "spool/queue/ is still there after the migration"
+    out = inst.output()[log_mark:]
+    assert re.search(rf"qid={torn} discarded at migration", out), out[-2000:]
+    assert "2 message(s) migrated" in out, out[-2000:]
+
+    inst.stop(check=True)
+    inst.start()
+    listed = view.list()
+    assert set(listed) == set(sent) | {good, plain}
+    assert listed[good]["state"] == "held"
+    assert view.raw(plain) == v2[plain]

@@ -26,6 +26,8 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import petrel_spool
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO_ROOT / "build" / "petrel"
 
@@ -350,12 +352,34 @@ class PetrelInstance:
     def spool_dir(self) -> Path:
         return self.data_dir / "spool"
 
-    def spool_file(self, qid: str) -> Path:
-        """Where a committed message lives (docs/queue-format.md: spool/queue/<ID>)."""
-        return self.data_dir / "spool" / "queue" / qid
+    def stored_message(self, qid: str) -> bytes:
+        """The message bytes petrel stored for `qid`, read from the spool's segment log on disk
+        (tests/lib/petrel_spool.py parses the version 3 records itself; no daemon involved, so
+        this also shows what a 250 made durable). Fails if no live record holds `qid`."""
+        msg = petrel_spool.stored_message(self.spool_dir(), qid)
+        if msg is None:
+            raise AssertionError(f"no live record of {qid} in {self.spool_dir() / 'segments'} "
+                                 f"(spool: {[str(p) for p in self.spool_dir().rglob('*')][:10]})")
+        return msg
+
+    def stored_records(self, needle: bytes) -> list:
+        """The live spool records (petrel_spool.Record) whose message contains `needle`."""
+        return petrel_spool.records_containing(self.spool_dir(), needle)
+
+    def wait_for_stored_message(self, needle: bytes, timeout: float = 5.0) -> bytes:
+        """The bytes of THE stored message containing `needle` (a unique marker): waits until
+        one live record holds it, fails if several do. A segment holds many messages, so tests
+        that look at stored bytes use this, never a whole file."""
+        recs = wait_until(lambda: self.stored_records(needle), timeout,
+                          what=f"a stored message containing {needle!r}")
+        assert len(recs) == 1, f"{len(recs)} stored messages contain {needle!r}: " \
+                               f"{[r.qid for r in recs]}"
+        return recs[0].message
 
     def files_containing(self, needle: bytes) -> list[Path]:
-        """Every regular file under data_dir whose bytes contain `needle` (spool-format agnostic)."""
+        """Every regular file under data_dir whose bytes contain `needle` (spool-format agnostic:
+        finds a message in a segment, live or removed, or anywhere else petrel may have put it;
+        a segment holds many messages, so the file's bytes are not the message's)."""
         hits = []
         if not self.data_dir.exists():
             return hits
@@ -368,6 +392,7 @@ class PetrelInstance:
         return hits
 
     def wait_for_stored(self, needle: bytes, timeout: float = 5.0) -> list[Path]:
+        """The files holding `needle` once there is one (see files_containing)."""
         return wait_until(lambda: self.files_containing(needle), timeout,
                           what=f"a stored message containing {needle!r}")
 

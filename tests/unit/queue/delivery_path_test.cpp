@@ -1,6 +1,7 @@
 // Unit tests for the queue's delivery path (queue_manager.h): the one-read `delivery_entry`,
-// removals whose directory fsync is shared (FileSpool::sync_removals_soon), no journal
-// touched for a message that never had one, and the journaled delay warning ("warned"
+// removals whose tombstone sync is shared (FileSpool::sync_removals_soon), a journal unlinked
+// only after its message's tombstone is durable, no journal touched for a message that never
+// had one, and the journaled delay warning ("warned"
 // record, docs/queue-format.md) surviving a restart; old journals without it stay readable.
 #include <gtest/gtest.h>
 
@@ -16,15 +17,6 @@ namespace {
 
 using QueueDeliveryPathTest = QueueFixture;
 
-// Bounded wait (the removal syncer runs within FileSpool::kRemovalSyncDelay).
-bool eventually(const std::function<bool()>& cond) {
-    for (int i = 0; i < 300; ++i) {
-        if (cond()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return cond();
-}
-
 TEST_F(QueueDeliveryPathTest, DeliveryEntryCarriesStatesAttemptsAndSmallMessageBytes) {
     const std::string msg = "Subject: t\r\n\r\nhello\r\n";
     std::string id = commit(envelope({"a@one.test", "b@two.test"}), msg);
@@ -38,7 +30,7 @@ TEST_F(QueueDeliveryPathTest, DeliveryEntryCarriesStatesAttemptsAndSmallMessageB
     EXPECT_FALSE(de->delay_warned);
     ASSERT_TRUE(de->message);
     EXPECT_EQ(*de->message, msg);
-    // A file above the limit comes without its bytes (SpoolSource streams it).
+    // A record above the limit comes without its bytes (SpoolSource streams it).
     auto big = qm_->delivery_entry(id, 16);
     ASSERT_TRUE(big);
     EXPECT_FALSE(big->message);
@@ -50,34 +42,48 @@ TEST_F(QueueDeliveryPathTest, FinishedMessageIsRemovedAndItsRemovalSyncedSoon) {
     std::string id = commit();
     ASSERT_FALSE(id.empty());
     ASSERT_EQ(qm_->record_attempt(id, {{0, RecipientState::Delivered, "250 ok"}}, 0), ControlResult::Ok);
-    EXPECT_FALSE(std::filesystem::exists(queue_path(id)));
+    EXPECT_FALSE(stored(id));  // its tombstone is written at once
     EXPECT_EQ(qm_->size(), 0u);
-    // No commit follows: the removal syncer pays one directory fsync of its own.
+    // The removal syncer makes it durable with one sync round of its own.
     ASSERT_TRUE(eventually([&] { return spool_->removals_synced(); }));
-    EXPECT_EQ(spool_->stats().removal_fsyncs, 1u);
+    EXPECT_EQ(spool_->stats().removal_syncs, 1u);
     // No journal was ever created for it (and none was looked for).
     EXPECT_FALSE(std::filesystem::exists(dir_ + "/spool/state/" + id));
 }
 
-TEST_F(QueueDeliveryPathTest, ManyRemovalsShareDirectoryFsyncs) {
+TEST_F(QueueDeliveryPathTest, ManyRemovalsShareTombstoneSyncs) {
     std::vector<std::string> ids;
     for (int i = 0; i < 50; ++i) ids.push_back(commit());
-    const uint64_t before = spool_->stats().dir_fsyncs;
+    const uint64_t before = spool_->stats().removal_syncs;
     for (const std::string& id : ids) {
         ASSERT_EQ(qm_->record_attempt(id, {{0, RecipientState::Delivered, "250"}}, 0), ControlResult::Ok);
     }
     ASSERT_TRUE(eventually([&] { return spool_->removals_synced(); }));
-    // 50 removals, far fewer directory fsyncs (one per kRemovalSyncDelay at most here).
-    EXPECT_LE(spool_->stats().dir_fsyncs - before, 5u);
+    // 50 removals, far fewer sync rounds (one per kRemovalSyncDelay at most here).
+    EXPECT_LE(spool_->stats().removal_syncs - before, 5u);
+    EXPECT_GE(spool_->stats().removal_syncs - before, 1u);
+    EXPECT_EQ(read_tombstones(removed_path(1), false).size(), 50u);
+    EXPECT_EQ(spool_->spool_bytes(), 0u);
 }
 
 TEST_F(QueueDeliveryPathTest, RemovalWithAJournalRemovesTheJournal) {
     std::string id = commit();
     ASSERT_EQ(qm_->record_attempt(id, {{0, RecipientState::Pending, "451 later"}}, 1), ControlResult::Ok);
     ASSERT_TRUE(std::filesystem::exists(dir_ + "/spool/state/" + id));
+    const auto t0 = std::chrono::steady_clock::now();
     ASSERT_EQ(qm_->record_attempt(id, {{0, RecipientState::Delivered, "250"}}, 0), ControlResult::Ok);
-    EXPECT_FALSE(std::filesystem::exists(dir_ + "/spool/state/" + id));
-    EXPECT_FALSE(std::filesystem::exists(queue_path(id)));
+    const bool journal_right_after = std::filesystem::exists(dir_ + "/spool/state/" + id);
+    const bool synced_right_after = spool_->removals_synced();
+    // The removal syncer waits kRemovalSyncDelay after record_attempt asked it: if we looked
+    // sooner than that, the tombstone cannot be durable yet, so the journal must still be there
+    // (a crash now would bring the message back and it needs its journal).
+    if (std::chrono::steady_clock::now() - t0 < FileSpool::kRemovalSyncDelay / 2) {
+        EXPECT_TRUE(journal_right_after);
+        EXPECT_FALSE(synced_right_after);
+    }
+    EXPECT_FALSE(stored(id));
+    ASSERT_TRUE(eventually([&] { return spool_->removals_synced(); }));
+    EXPECT_TRUE(eventually([&] { return !std::filesystem::exists(dir_ + "/spool/state/" + id); }));
 }
 
 TEST_F(QueueDeliveryPathTest, DelayWarningIsJournaledAndSurvivesARestart) {

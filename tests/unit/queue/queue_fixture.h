@@ -1,21 +1,47 @@
 // Test fixture for the queue manager: a temp data_dir, a FileSpool and a QueueManager over it,
-// restartable (both destroyed and reopened on the same directory, as after a crash).
+// restartable (both destroyed and reopened on the same directory, as after a crash), and
+// helpers that read the spool's segment log back from disk (spool format version 3) and build
+// version 1/2 message files as earlier petrels wrote them (docs/queue-format.md).
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <chrono>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
+#include "queue/codec.h"
 #include "queue/file_spool.h"
 #include "queue/queue_manager.h"
+#include "queue/segment_scan.h"
+#include "queue/spool_entry.h"
 
 namespace petrel::queue::testing {
+
+// A version 1 or 2 message file (header + message) exactly as docs/queue-format.md describes
+// it: "PETREL-SPOOL <version>", the same fields as version 3, a "message <length>" line with
+// ONE field (no message CRC), then the header CRC line. Built from the version 3 header by
+// rewriting its first and "message" lines and recomputing the CRC.
+inline std::string legacy_message_file(const std::string& id, int64_t created_ms,
+                                       const mail::Envelope& e,
+                                       const std::vector<RecipientState>& states,
+                                       const std::string& message, int version = 2) {
+    std::string h = serialize_spool_header(id, created_ms, e, states, message);
+    h.replace(0, h.find('\n'), "PETREL-SPOOL " + std::to_string(version));
+    const size_t msg_line = h.find("\nmessage ") + 1;
+    h.erase(msg_line);  // drops the "message" and "crc" lines
+    h += "message " + std::to_string(message.size()) + "\n";
+    h += "crc " + crc32_hex(h) + "\n";
+    return h + message;
+}
 
 class QueueFixture : public ::testing::Test {
 protected:
@@ -31,7 +57,8 @@ protected:
     }
 
     void open(bool capture = false) {
-        spool_ = std::make_unique<FileSpool>(FileSpoolOptions{dir_, max_spool_bytes_, capture});
+        spool_ = std::make_unique<FileSpool>(
+            FileSpoolOptions{dir_, max_spool_bytes_, capture, segment_bytes_});
         qm_ = std::make_unique<QueueManager>(*spool_);
     }
     void close() {
@@ -77,9 +104,61 @@ protected:
         return f.get().status == CommitStatus::Ok ? id : "";
     }
 
-    std::string queue_path(const std::string& id) const { return dir_ + "/spool/queue/" + id; }
+    // Version 1/2 layout (migrated at start-up): one file per message.
+    std::string legacy_path(const std::string& id) const { return dir_ + "/spool/queue/" + id; }
     std::string journal_path(const std::string& id) const { return dir_ + "/spool/state/" + id; }
+    std::string segments_dir() const { return dir_ + "/spool/segments"; }
+    std::string log_path(uint32_t n) const { return segments_dir() + "/" + seg_name(n) + ".log"; }
+    std::string removed_path(uint32_t n) const { return segments_dir() + "/" + seg_name(n) + ".removed"; }
+    static std::string seg_name(uint32_t n) {
+        std::string s = std::to_string(n);
+        return std::string(10 - s.size(), '0') + s;
+    }
+    // Every segment log on disk, ascending by number.
+    std::vector<uint32_t> segment_numbers() const {
+        std::vector<uint32_t> out;
+        if (!exists(segments_dir())) return out;
+        for (const auto& f : std::filesystem::directory_iterator(segments_dir())) {
+            const std::string name = f.path().filename().string();
+            if (name.size() == 14 && name.ends_with(".log")) out.push_back(std::stoul(name.substr(0, 10)));
+        }
+        std::sort(out.begin(), out.end());
+        return out;
+    }
+    struct DiskRecord {
+        uint32_t segment = 0;
+        ScannedRecord rec;
+        bool tombstoned = false;
+    };
+    // Every good record of every segment, read back from disk, with its tombstone status.
+    std::vector<DiskRecord> disk_records() const {
+        std::vector<DiskRecord> out;
+        for (uint32_t n : segment_numbers()) {
+            const std::vector<std::string> tombs = read_tombstones(removed_path(n), false);
+            scan_segment(log_path(n), [&](ScannedRecord&& r) {
+                const bool t = std::binary_search(tombs.begin(), tombs.end(), r.entry.id);
+                out.push_back({n, std::move(r), t});
+            });
+        }
+        return out;
+    }
+    // The message has a record on disk that no tombstone removes (what a restart would load).
+    bool stored(const std::string& id) const {
+        for (const DiskRecord& d : disk_records()) {
+            if (d.rec.entry.id == id && !d.tombstoned) return true;
+        }
+        return false;
+    }
     static bool exists(const std::string& p) { return std::filesystem::exists(p); }
+    // Bounded wait for something a spool thread does (the removal syncer runs within
+    // FileSpool::kRemovalSyncDelay).
+    static bool eventually(const std::function<bool()>& cond) {
+        for (int i = 0; i < 500; ++i) {
+            if (cond()) return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return cond();
+    }
     static std::string slurp(const std::string& p) {
         std::ifstream in(p, std::ios::binary);
         std::stringstream ss;
@@ -92,6 +171,7 @@ protected:
 
     std::string dir_;
     uint64_t max_spool_bytes_ = 0;  // the quota the next open() uses
+    uint64_t segment_bytes_ = 64ull << 20;  // the segment size the next open() uses
     std::unique_ptr<FileSpool> spool_;
     std::unique_ptr<QueueManager> qm_;
 };
