@@ -19,7 +19,8 @@
 // restores the old time).
 // Memory: the index holds no message bodies, no envelopes and no strings: per message a 14-byte
 // key, times, size, counters, flags and 8 bytes per recipient (state, attempts, interned
-// domain) — 208 bytes of heap for a one-recipient message, measured (queue_index.h), so a backlog of
+// domain) and the record's place — 224 bytes of heap for a one-recipient message, measured
+// (queue_index.h, docs/queue-format.md), so a backlog of
 // 1,000,000 messages stays far under 1 GiB (issue 3). `list`, `info` and `entry` read sender,
 // addresses and replies from disk for the messages they return.
 // Thread-safety: every public method may be called from any thread. One mutex guards the
