@@ -142,8 +142,13 @@ RecoveryStats QueueManager::recover() {
     std::vector<Loaded> remove_now;
     for (SegmentResult& r : results) {
         const std::string path = m.spool.segment_path(r.segment);
-        if (!r.scan.opened) {
-            spdlog::error("queue: cannot read {}: {}", path, r.scan.stop_reason);
+        if (!r.scan.opened || r.scan.read_error) {
+            // Not a torn tail: the file could not be read (permissions, an I/O error). It is
+            // neither cut nor ever unlinked in this run (adopted with one extra, pinning
+            // count below), so the messages not read are there for the next start.
+            spdlog::error("queue: cannot read {} (at offset {}): {}; its other messages stay "
+                          "on disk until a restart reads them",
+                          path, r.scan.good_end, r.scan.stop_reason);
         } else if (!r.scan.stop_reason.empty()) {
             // The tail of an append that was never acknowledged (or damage): cut it off.
             spdlog::warn("queue: {}: {} byte(s) at offset {} discarded at recovery ({})", path,
@@ -191,7 +196,10 @@ RecoveryStats QueueManager::recover() {
     }
     // The spool learns each segment's live records (and unlinks the empty ones); the quota
     // starts from their bytes.
-    for (size_t i = 0; i < segments.size(); ++i) m.spool.adopt_segment(segments[i], live[i], live_bytes[i]);
+    for (size_t i = 0; i < segments.size(); ++i) {
+        const bool pinned = !results[i].scan.opened || results[i].scan.read_error;
+        m.spool.adopt_segment(segments[i], live[i] + (pinned ? 1 : 0), live_bytes[i]);
+    }
     for (const Loaded& l : remove_now) {
         const std::string id = key_string(l.key);
         std::string error;

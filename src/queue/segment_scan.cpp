@@ -72,6 +72,7 @@ SegmentScan scan_segment(const std::string& path,
         while (true) {
             if (!w.ensure(pos, want)) {
                 r.error = "cannot read";
+                out.read_error = true;
                 break;
             }
             std::string_view v = w.view(pos, want);
@@ -101,8 +102,12 @@ SegmentScan scan_segment(const std::string& path,
             out.stop_reason = "message is truncated";
             break;
         }
-        if (!w.ensure(pos + header, e.message_size) ||
-            crc32(w.view(pos + header, e.message_size)) != *e.message_crc) {
+        if (!w.ensure(pos + header, e.message_size)) {  // in bounds (above): an I/O error
+            out.stop_reason = "cannot read";
+            out.read_error = true;
+            break;
+        }
+        if (crc32(w.view(pos + header, e.message_size)) != *e.message_crc) {
             out.stop_reason = "message checksum mismatch";
             break;
         }

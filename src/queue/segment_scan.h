@@ -26,6 +26,7 @@ struct ScannedRecord {
 
 struct SegmentScan {
     bool opened = false;
+    bool read_error = false;  // a read failed inside the file (not a torn record: keep the file)
     uint64_t file_size = 0;
     uint64_t good_end = 0;    // end of the last good record (== file_size when all is well)
     uint64_t records = 0;

@@ -4,6 +4,7 @@
 // a record in an older format, an invalid ID — stops the scan at the last good record. And the
 // tombstone reader: good lines, bad lines skipped, a torn last line ignored and cut off.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <unistd.h>
 
@@ -157,6 +158,25 @@ TEST_F(SegmentScanTest, MissingFileIsNotOpened) {
     EXPECT_FALSE(s.opened);
     EXPECT_EQ(s.records, 0u);
     EXPECT_EQ(s.stop_reason, "cannot open");
+}
+
+// A read that fails inside the file's length (here: a directory where the segment should be,
+// pread gives EISDIR) is an I/O error, not a torn tail: recovery must neither cut nor unlink
+// such a file, so the scan says which it was.
+TEST_F(SegmentScanTest, ReadErrorIsReportedApartFromATornTail) {
+    const std::string path = dir_ + "/0000000008.log";
+    ASSERT_EQ(::mkdir(path.c_str(), 0700), 0);
+    SegmentScan s = scan_segment(path, [](ScannedRecord&&) { FAIL(); });
+    EXPECT_TRUE(s.opened);
+    EXPECT_TRUE(s.read_error);
+    EXPECT_EQ(s.stop_reason, "cannot read");
+    EXPECT_EQ(s.good_end, 0u);
+    // A torn record is not a read error.
+    std::string torn = make_record(qid(1), "hello\r\n").header + "hel";
+    write(torn);
+    SegmentScan t = scan(nullptr);
+    EXPECT_FALSE(t.read_error);
+    EXPECT_EQ(t.stop_reason, "message is truncated");
 }
 
 // A crash during an append leaves any prefix of the last record: cut at every byte inside
