@@ -213,7 +213,7 @@ int serve(const std::string& config_file) {
                 cfg.local.maildir_root.empty() ? cfg.data_dir + "/mail" : cfg.local.maildir_root,
                 [&local](std::string_view local_part) { return local.resolve(local_part); });
             outbound = std::make_unique<delivery::DeliveryEngine>(
-                io, cfg, queue, spool, resolver,
+                io, cfg, queue, resolver,
                 [&maildir](const std::string& user, std::string_view message, const mail::Envelope& env) {
                     delivery::DeliveryOutcome o = maildir->deliver(user, message, env);
                     return delivery::LocalOutcome{o.ok, o.permanent, o.reply};

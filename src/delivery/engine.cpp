@@ -41,13 +41,12 @@ bool listed(const std::vector<std::string>& v, const std::string& s) {
 }  // namespace
 
 DeliveryEngine::DeliveryEngine(asio::io_context& io, const config::Config& cfg,
-                               queue::QueueManager& queue, const queue::FileSpool& spool,
-                               dns::Resolver& resolver, LocalDeliver local,
+                               queue::QueueManager& queue, dns::Resolver& resolver,
+                               LocalDeliver local,
                                const mailauth::OutboundAuth* dkim)
     : io_(io),
       cfg_(cfg),
       queue_(queue),
-      spool_(spool),
       resolver_(resolver),
       local_(std::move(local)),
       dkim_(dkim),

@@ -38,7 +38,6 @@
 #include "config/config.h"
 #include "delivery/retry_policy.h"
 #include "dns/resolver.h"
-#include "queue/file_spool.h"
 #include "queue/queue_manager.h"
 #include "smtp/client_session.h"
 
@@ -115,8 +114,7 @@ struct Destination {
 class DeliveryEngine {
 public:
     DeliveryEngine(boost::asio::io_context& io, const config::Config& cfg,
-                   queue::QueueManager& queue, const queue::FileSpool& spool,
-                   dns::Resolver& resolver, LocalDeliver local,
+                   queue::QueueManager& queue, dns::Resolver& resolver, LocalDeliver local,
                    const mailauth::OutboundAuth* dkim = nullptr);  // outlives the engine
     ~DeliveryEngine();
     DeliveryEngine(const DeliveryEngine&) = delete;
@@ -159,7 +157,6 @@ private:
     boost::asio::io_context& io_;
     const config::Config& cfg_;
     queue::QueueManager& queue_;
-    const queue::FileSpool& spool_;
     dns::Resolver& resolver_;
     LocalDeliver local_;
     const mailauth::OutboundAuth* dkim_;  // nullptr: nothing is signed or sealed
