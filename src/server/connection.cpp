@@ -268,7 +268,8 @@ asio::awaitable<smtp::Output> Connection::commit(smtp::AcceptedMessage message) 
     size_t nrcpt = message.envelope.recipients.size();
 
     // mx only: SPF, DKIM, DMARC, ARC and Authentication-Results (RFC 8601). Submission users
-    // have authenticated; their mail is neither checked nor labelled.
+    // have authenticated; their mail is neither checked nor labelled — but on every path a
+    // field naming petrel's authserv-id is removed (RFC 8601 §5).
     std::string auth_headers;
     if (kind_ == config::ListenerKind::Mx && ctx_.cfg.authentication.enabled && ctx_.resolver) {
         auto op = check_inbound_message(*ctx_.resolver, ctx_.cfg, message.envelope, message.body);
@@ -282,6 +283,9 @@ asio::awaitable<smtp::Output> Connection::commit(smtp::AcceptedMessage message) 
         }
         spdlog::info("{} auth {}", tag(), auth.summary);
         auth_headers = std::move(auth.headers);
+    } else if (size_t n = remove_forged_authentication_results(ctx_.cfg, message.body); n != 0) {
+        // Not checked here, but still never a field in petrel's name that petrel did not write.
+        spdlog::info("{} removed {} Authentication-Results field(s) naming this server", tag(), n);
     }
 
     // RFC 5321 §4.4: the Received trace header goes on top (with TLS details, RFC 8314 §4.3),

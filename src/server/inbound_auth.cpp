@@ -20,12 +20,22 @@ unsigned dmarc_sample() {
 
 }  // namespace
 
+namespace {
+const std::string& our_authserv_id(const config::Config& cfg) {
+    return cfg.authentication.authserv_id.empty() ? cfg.hostname : cfg.authentication.authserv_id;
+}
+}  // namespace
+
+size_t remove_forged_authentication_results(const config::Config& cfg, std::string& message) {
+    return mailauth::remove_forged_results(message, our_authserv_id(cfg));
+}
+
 boost::asio::awaitable<InboundAuthOutcome> check_inbound_message(dns::Resolver& resolver,
                                                                  const config::Config& cfg,
                                                                  const mail::Envelope& envelope,
                                                                  std::string& message) {
     const config::Authentication& a = cfg.authentication;
-    const std::string& authserv_id = a.authserv_id.empty() ? cfg.hostname : a.authserv_id;
+    const std::string& authserv_id = our_authserv_id(cfg);
 
     mailauth::InboundFacts facts;
     facts.client_ip = envelope.facts.client_ip;

@@ -34,4 +34,10 @@ boost::asio::awaitable<InboundAuthOutcome> check_inbound_message(dns::Resolver& 
                                                                  const mail::Envelope& envelope,
                                                                  std::string& message);
 
+// Every message that is not checked (submission, or mx with [authentication] enabled =
+// false) still loses the Authentication-Results fields naming petrel's authserv-id (RFC 8601
+// §5: they did not come from petrel; a local recipient's reader would otherwise trust a
+// field a client wrote). Returns how many were removed.
+size_t remove_forged_authentication_results(const config::Config& cfg, std::string& message);
+
 }  // namespace petrel::server

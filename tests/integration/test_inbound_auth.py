@@ -264,6 +264,43 @@ def test_submission_mail_gets_no_header(petrel_auth):
     assert header_fields(stored(petrel_auth, marker), "Authentication-Results") == []
 
 
+FORGED_AR = (f"Authentication-Results: {AUTHSERV_ID.upper()}; dkim=pass header.d=bank.example\r\n"
+             f"Authentication-Results: other.example; spf=pass smtp.mailfrom=x@other.example\r\n")
+
+
+def test_submission_cannot_forge_our_authentication_results(petrel_auth):
+    """RFC 8601 §5 on every path: an authenticated user's message is not checked, but a field
+    in petrel's name (any case) that petrel did not write is removed; others stay."""
+    marker = uuid.uuid4().hex
+    with smtplib.SMTP("127.0.0.1", petrel_auth.port("submission"), "client.auth.test", timeout=30) as s:
+        s.ehlo()
+        s.starttls(context=client_tls_context())
+        s.ehlo()
+        s.login(USER, PASSWORD)
+        s.sendmail(USER, ["bob@example.test"], message(USER, marker, extra=FORGED_AR))
+    msg = stored(petrel_auth, marker)
+    assert b"bank.example" not in msg
+    assert [f.split(";")[0] for f in header_fields(msg, "Authentication-Results")] == ["other.example"]
+    assert "removed 1 Authentication-Results field(s) naming this server" in petrel_auth.output()
+
+
+def test_forged_field_removed_when_checks_are_off(dns):
+    """mx with [authentication] enabled = false: no checks, no header of ours, and still no
+    forged one."""
+    inst, wd = start_instance(dns, "inbound-off", {"enabled": False})
+    try:
+        marker = uuid.uuid4().hex
+        sender = f"carol@spffail.{Z}"
+        code, _ = send_mx(inst, sender, message(sender, marker, extra=FORGED_AR))
+        assert code == 250
+        msg = stored(inst, marker)
+        assert b"bank.example" not in msg
+        assert [f.split(";")[0] for f in header_fields(msg, "Authentication-Results")] == ["other.example"]
+    finally:
+        inst.stop(check=True)
+        remove_workdir(wd)
+
+
 def spool_count(inst: PetrelInstance) -> int:
     """Records in the spool's segment log, removed ones included (a refusal must add none)."""
     return len(petrel_spool.all_records(inst.spool_dir()))
