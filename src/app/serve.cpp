@@ -153,6 +153,9 @@ int serve(const std::string& config_file) {
         // its 250.
         queue::QueueManager queue(spool);
         queue.recover();
+        // Sparse segments (mostly removed records around a few long-deferred messages) are
+        // compacted in the background (docs/queue-format.md, "Compaction").
+        queue.start_compaction(std::chrono::seconds(30));
         net::TlsContexts tls(cfg);
         spdlog::info("tls certificate {}{}", tls.cert_file(), tls.self_signed() ? " (self-signed)" : "");
 

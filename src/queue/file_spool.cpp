@@ -340,7 +340,10 @@ void FileSpool::write_batch(std::vector<Job>& jobs) {
             }
             active_size_ = at;
             std::lock_guard lk(mu_);
-            segments_[active_no_].live += storing.size();
+            Segment& seg = segments_[active_no_];
+            seg.live += storing.size();
+            seg.live_bytes += batch_bytes;
+            seg.size = at;
             bytes_ += batch_bytes;
             ++stats_.batches;
         }
@@ -361,10 +364,13 @@ void FileSpool::write_batch(std::vector<Job>& jobs) {
     }
 }
 
-void FileSpool::adopt_segment(uint32_t segment, uint64_t messages, uint64_t bytes) {
+void FileSpool::adopt_segment(uint32_t segment, uint64_t messages, uint64_t bytes,
+                              uint64_t file_size) {
     std::lock_guard lk(mu_);
     Segment& s = segments_[segment];
     s.live += messages;
+    s.live_bytes += bytes;
+    s.size = std::max(s.size, file_size);
     bytes_ += bytes;
     if (s.live == 0 && segment != active_no_) drop_segment_locked(segment, s);
 }
@@ -422,9 +428,22 @@ bool FileSpool::remove_message(const SpoolLocation& where, const std::string& id
     ++removal_gen_;
     if (after_sync) after_sync_.push_back(std::move(after_sync));
     bytes_ -= std::min(bytes_, record_bytes);
+    s.live_bytes -= std::min(s.live_bytes, record_bytes);
     if (s.live > 0) --s.live;
     if (s.live == 0 && where.segment != active_no_) drop_segment_locked(where.segment, s);
     return true;
+}
+
+std::vector<uint32_t> FileSpool::sparse_segments(unsigned max_live_percent,
+                                                 uint64_t min_dead_bytes) const {
+    std::vector<uint32_t> out;
+    std::lock_guard lk(mu_);
+    for (const auto& [n, s] : segments_) {  // ascending: oldest first
+        if (n == active_no_ || s.size == 0 || s.live == 0) continue;
+        const uint64_t dead = s.size - std::min(s.size, s.live_bytes);
+        if (dead >= min_dead_bytes && s.live_bytes * 100 <= s.size * max_live_percent) out.push_back(n);
+    }
+    return out;
 }
 
 bool FileSpool::sync_round() {

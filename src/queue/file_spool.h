@@ -74,8 +74,13 @@ public:
     std::vector<uint32_t> existing_segments() const { return existing_; }
 
     // Recovery (before any commit): segment `segment` holds `messages` live records of
-    // `bytes` bytes in all; with none it is unlinked now.
-    void adopt_segment(uint32_t segment, uint64_t messages, uint64_t bytes);
+    // `bytes` bytes in all, in a file of `file_size` bytes; with none it is unlinked now.
+    void adopt_segment(uint32_t segment, uint64_t messages, uint64_t bytes, uint64_t file_size = 0);
+
+    // Compaction (QueueManager::compact): closed segments whose live records take at most
+    // `max_live_percent` % of the file and leave at least `min_dead_bytes` dead, oldest first.
+    // A long-deferred message would otherwise keep a whole segment on disk.
+    std::vector<uint32_t> sparse_segments(unsigned max_live_percent, uint64_t min_dead_bytes) const;
 
     // Removes the message `id` (record of `record_bytes` at `where`): appends its tombstone,
     // takes its bytes off the quota, and unlinks the segment if that was its last message.
@@ -125,6 +130,8 @@ private:
     };
     struct Segment {
         uint64_t live = 0;      // records not removed
+        uint64_t live_bytes = 0;
+        uint64_t size = 0;      // the file's length (known for segments written or adopted)
         int tomb_fd = -1;       // <n>.removed, opened on the first removal
         bool tomb_dirty = false;
     };

@@ -19,6 +19,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -99,6 +100,11 @@ struct QueueManager::Impl {
 
     std::mutex cb_mu;
     std::function<void()> on_due;
+
+    std::mutex compact_mu;  // the compaction thread (start_compaction)
+    std::condition_variable compact_cv;
+    bool compact_stop = false;
+    std::thread compactor;
 
     std::mutex flight_mu;  // commits handed to the spool and not yet completed
     std::condition_variable flight_cv;

@@ -167,6 +167,12 @@ bool fill_info(const QueueManager::Impl& m, const std::string& id, const IndexEn
 QueueManager::QueueManager(FileSpool& spool) : impl_(std::make_unique<Impl>(spool)) {}
 
 QueueManager::~QueueManager() {
+    {
+        std::lock_guard lk(impl_->compact_mu);
+        impl_->compact_stop = true;
+    }
+    impl_->compact_cv.notify_all();
+    if (impl_->compactor.joinable()) impl_->compactor.join();
     // The spool may still complete a commit into the index: wait for those callbacks.
     std::unique_lock lk(impl_->flight_mu);
     impl_->flight_cv.wait(lk, [&] { return impl_->in_flight == 0; });

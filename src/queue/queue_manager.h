@@ -30,6 +30,7 @@
 // base::is_valid_queue_id before they touch a path.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -116,6 +117,13 @@ struct RecoveryStats {
 
 enum class ControlResult { Ok, NotFound, Invalid, IoError };
 
+struct CompactionStats {
+    uint64_t segments = 0;  // sparse segments found
+    uint64_t moved = 0;     // messages whose record was copied to the active segment
+    uint64_t moved_bytes = 0;
+    uint64_t failed = 0;    // could not be read or committed again (they stay where they were)
+};
+
 class QueueManager final : public Spool {
 public:
     explicit QueueManager(FileSpool& spool);
@@ -175,6 +183,18 @@ public:
     void on_due(std::function<void()> callback);
 
     uint64_t size() const;  // messages in the queue
+
+    // Compaction (docs/queue-format.md, "Compaction"): the messages still in sparse segments
+    // (FileSpool::sparse_segments) are written again, byte for byte, to the active segment,
+    // and their old records get tombstones, so the old segments can be unlinked: a message
+    // deferred for days does not keep a 64 MiB segment of dead records on disk. At most
+    // `max_messages` per call, in groups that share one fdatasync. Each group holds the
+    // stripe locks of its messages, so it is safe beside delivery and the controls. A crash
+    // between a copy and its original's tombstone leaves two copies; recovery keeps one.
+    CompactionStats compact(unsigned max_live_percent = 25, uint64_t min_dead_bytes = 16ull << 20,
+                            size_t max_messages = 20000);
+    // Calls compact() every `interval` on a thread of its own until the manager is destroyed.
+    void start_compaction(std::chrono::milliseconds interval);
 
     struct Impl;  // queue_index.h (internal to queue/)
 

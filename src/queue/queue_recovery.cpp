@@ -134,12 +134,13 @@ RecoveryStats QueueManager::recover() {
     work(0, threads);
     for (auto& th : pool) th.join();
 
-    // 2. Into the index, in ID order. The same ID twice (no path of petrel's writes that; a
-    // copied file could): the first copy counts, later ones are skipped — not tombstoned, since
-    // a tombstone names an ID and would remove the first copy too. A skipped copy does not keep
-    // its segment alive.
+    // 2. Into the index, in ID order. The same ID twice (a compaction a crash interrupted, or
+    // a copied file): the first copy (oldest segment) counts. A later copy in another segment
+    // gets a tombstone there; one in the same segment is skipped — a tombstone names an ID and
+    // would remove the first copy too — and does not keep its segment alive.
     std::vector<Loaded> all;
-    std::vector<Loaded> remove_now;
+    std::vector<Loaded> remove_now;  // finished by their journals
+    std::vector<Loaded> duplicates;  // second copies in another segment
     for (SegmentResult& r : results) {
         const std::string path = m.spool.segment_path(r.segment);
         if (!r.scan.opened || r.scan.read_error) {
@@ -170,14 +171,26 @@ RecoveryStats QueueManager::recover() {
     };
     {
         std::lock_guard lk(m.mu);
+        uint32_t kept_segment = 0;  // where the copy of the current ID that counts lives
         for (size_t i = 0; i < all.size(); ++i) {
             Loaded& l = all[i];
             if (i > 0 && all[i - 1].key == l.key) {
-                spdlog::warn("qid={} stored twice: the copy in {} at offset {} is ignored",
-                             key_string(l.key), m.spool.segment_path(l.entry.where.segment),
-                             l.entry.where.offset);
+                if (l.entry.where.segment != kept_segment) {
+                    // A compaction's copy whose original's tombstone a crash undid (or the
+                    // reverse): the same bytes twice. The later copy gets a tombstone in its
+                    // own segment's file, which touches no other copy; the journal stays.
+                    spdlog::info("qid={} stored twice (compaction interrupted): the copy in {} "
+                                 "is removed", key_string(l.key), m.spool.segment_path(l.entry.where.segment));
+                    l.entry.flags &= static_cast<uint8_t>(~IndexEntry::kJournal);
+                    duplicates.push_back(std::move(l));
+                } else {
+                    spdlog::warn("qid={} stored twice in {}: the copy at offset {} is ignored",
+                                 key_string(l.key), m.spool.segment_path(l.entry.where.segment),
+                                 l.entry.where.offset);
+                }
                 continue;
             }
+            kept_segment = l.entry.where.segment;
             const size_t si = seg_index(l.entry.where.segment);
             ++live[si];
             live_bytes[si] += l.entry.record_bytes();
@@ -188,17 +201,20 @@ RecoveryStats QueueManager::recover() {
         stats.messages = m.index.size();
     }
     std::vector<Loaded>().swap(all);
-    for (const Loaded& l : remove_now) {
-        // Finished ones are counted live too until their tombstone below.
-        const size_t si = seg_index(l.entry.where.segment);
-        ++live[si];
-        live_bytes[si] += l.entry.record_bytes();
+    for (const auto* list : {&remove_now, &duplicates}) {
+        for (const Loaded& l : *list) {
+            // Counted live too until their tombstones below.
+            const size_t si = seg_index(l.entry.where.segment);
+            ++live[si];
+            live_bytes[si] += l.entry.record_bytes();
+        }
     }
     // The spool learns each segment's live records (and unlinks the empty ones); the quota
     // starts from their bytes.
     for (size_t i = 0; i < segments.size(); ++i) {
         const bool pinned = !results[i].scan.opened || results[i].scan.read_error;
-        m.spool.adopt_segment(segments[i], live[i] + (pinned ? 1 : 0), live_bytes[i]);
+        m.spool.adopt_segment(segments[i], live[i] + (pinned ? 1 : 0), live_bytes[i],
+                              results[i].scan.good_end);
     }
     for (const Loaded& l : remove_now) {
         const std::string id = key_string(l.key);
@@ -206,6 +222,11 @@ RecoveryStats QueueManager::recover() {
         if (!m.remove_files(id, l.entry, error)) spdlog::error("qid={} cannot remove: {}", id, error);
         else ++stats.finished;
         spdlog::info("qid={} finished before the restart: removed", id);
+    }
+    for (const Loaded& l : duplicates) {
+        const std::string id = key_string(l.key);
+        std::string error;
+        if (!m.remove_files(id, l.entry, error)) spdlog::error("qid={} cannot remove a copy: {}", id, error);
     }
 
     // 3. Version 1/2 spools: each message file becomes a record (its journal stays valid: the
