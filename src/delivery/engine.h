@@ -84,6 +84,8 @@ struct MessageWork {
     std::optional<std::string> message;  // the message bytes when small (read with the header)
     bool delay_warned = false;        // a delay report went out in an earlier attempt (journaled)
     bool delay_warning_sent = false;  // one goes out in this attempt: record_attempt journals it
+    bool failure_report_lost = false; // the failure report could not be queued: its recipients
+                                      // stay pending for a later attempt (reports.cpp)
 };
 
 // Recipients of one message for one destination: one SMTP transaction.

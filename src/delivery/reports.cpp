@@ -43,7 +43,6 @@ asio::awaitable<void> DeliveryEngine::complete(std::shared_ptr<MessageWork> work
     MessageWork& w = *work;
     const int64_t now = now_ms();
     const bool expired = retry_.expired(w.entry.created_ms, w.bounce, now);
-    bool pending = false;
     for (Outcome& o : w.outcomes) {
         if (o.state == queue::RecipientState::Pending && expired) {
             // RFC 3463 4.4.7: delivery time expired; the last reply stays in the text.
@@ -53,25 +52,30 @@ asio::awaitable<void> DeliveryEngine::complete(std::shared_ptr<MessageWork> work
                                   "message expired in queue; last error: " + last);
             o.from_server = false;
         }
-        pending |= o.state == queue::RecipientState::Pending;
         spdlog::info("qid={} to=<{}> relay={} status={} reply={}", w.id,
                      base::escape_for_log(w.entry.envelope.recipients[o.index].mailbox.str()),
                      o.remote_mta.empty() ? "none" : o.remote_mta, state_word(o.state),
                      base::escape_for_log(smtp::reply_text(o.reply), 300));
     }
-    int64_t next = 0;
-    if (pending) {
-        next = now + retry_.delay_ms(w.attempts + 1, rng_);
-        next = std::max(next, w.resume_ms);
-        // Never past the expiry: the message bounces on time, not one interval late.
-        next = std::min(next, w.entry.created_ms + retry_.lifetime_ms(w.bounce));
-        next = std::max(next, now + 500);
-    }
     if (!w.bounce) {
+        // Before the retry time: a failure report that cannot be queued puts its recipients
+        // back to pending.
         auto rep = send_reports(w, now, expired);
         co_await std::move(rep);
     } else if (expired) {
         spdlog::warn("qid={} bounce dropped: bounce lifetime over", w.id);
+    }
+    const bool pending = std::any_of(w.outcomes.begin(), w.outcomes.end(), [](const Outcome& o) {
+        return o.state == queue::RecipientState::Pending;
+    });
+    int64_t next = 0;
+    if (pending) {
+        next = now + retry_.delay_ms(w.attempts + 1, rng_);
+        next = std::max(next, w.resume_ms);
+        // Never past the expiry: the message bounces on time, not one interval late — unless
+        // its bounce could not be queued, which is retried after a full interval, not in a loop.
+        if (!w.failure_report_lost) next = std::min(next, w.entry.created_ms + retry_.lifetime_ms(w.bounce));
+        next = std::max(next, now + 500);
     }
     std::vector<queue::RecipientResult> results;
     for (const Outcome& o : w.outcomes) {
@@ -91,10 +95,11 @@ asio::awaitable<void> DeliveryEngine::complete(std::shared_ptr<MessageWork> work
 asio::awaitable<void> DeliveryEngine::send_reports(MessageWork& w, int64_t now, bool expired) {
     const mail::Envelope& env = w.entry.envelope;
     std::vector<mail::DsnRecipient> failed, delayed, delivered;
+    std::vector<Outcome*> failed_outcomes;  // the recipients the failure report is about
     const bool warn_delay = !expired && cfg_.delivery.delay_warning.count() > 0 &&
                             now - w.entry.created_ms >= cfg_.delivery.delay_warning.count() * 1000 &&
                             !w.delay_warned;
-    for (const Outcome& o : w.outcomes) {
+    for (Outcome& o : w.outcomes) {
         const mail::Recipient& rc = env.recipients[o.index];
         mail::DsnRecipient d;
         d.recipient = rc;
@@ -108,6 +113,7 @@ asio::awaitable<void> DeliveryEngine::send_reports(MessageWork& w, int64_t now, 
             d.action = mail::DsnAction::Failed;
             if (!o.from_server) d.diagnostic.clear();
             failed.push_back(std::move(d));
+            failed_outcomes.push_back(&o);
         } else if (o.state == queue::RecipientState::Pending && warn_delay &&
                    mail::dsn_wanted(env, rc, mail::DsnAction::Delayed)) {
             d.action = mail::DsnAction::Delayed;
@@ -126,8 +132,20 @@ asio::awaitable<void> DeliveryEngine::send_reports(MessageWork& w, int64_t now, 
         auto read = on_pool<std::optional<std::string>>(pool_, [this, id = w.id] { return queue_.message(id); });
         original = co_await std::move(read);
     }
+    // RFC 5321 §6.1: a failure must be reported. If its report cannot be queued, the
+    // recipients are not recorded as bounced: they stay pending, and a later attempt (after a
+    // full retry interval) fails and reports them again.
+    auto keep_failed_pending = [&] {
+        for (Outcome* o : failed_outcomes) {
+            o->state = queue::RecipientState::Pending;
+            spdlog::warn("qid={} to=<{}> failure report not queued: kept for a later attempt",
+                         w.id, base::escape_for_log(env.recipients[o->index].mailbox.str()));
+        }
+        w.failure_report_lost = !failed_outcomes.empty();
+    };
     if (!original) {
         spdlog::error("qid={} cannot read the message for its report", w.id);
+        keep_failed_pending();
         co_return;
     }
     for (auto* group : {&failed, &delayed, &delivered}) {
@@ -162,6 +180,7 @@ asio::awaitable<void> DeliveryEngine::send_reports(MessageWork& w, int64_t now, 
                          group == &failed ? "failed" : group == &delayed ? "delayed" : "success");
         } else {
             spdlog::error("qid={} cannot queue its report: {}", w.id, c.detail);
+            if (group == &failed) keep_failed_pending();
         }
     }
 }

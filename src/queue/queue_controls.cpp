@@ -189,6 +189,7 @@ ControlResult QueueManager::record_attempt(const std::string& id,
         // and no reply to anyone depends on the removal being durable.
         if (!m.remove_files(id, updated, error)) {
             spdlog::error("qid={} cannot remove the finished message: {}", id, error);
+            m.back_off(key, next_attempt_ms);
             return ControlResult::IoError;
         }
         m.erase(key);
@@ -207,6 +208,7 @@ ControlResult QueueManager::record_attempt(const std::string& id,
     }
     if (!m.journal.append(id, records, error)) {
         spdlog::error("qid={} cannot record the attempt: {}", id, error);
+        m.back_off(key, next_attempt_ms);
         return ControlResult::IoError;
     }
     {

@@ -119,6 +119,12 @@ struct QueueManager::Impl {
     void reschedule(const QueueKey& k, const IndexEntry& e);
     void notify_due();
     void erase(const QueueKey& k);  // takes `mu`
+    // An attempt that could not be recorded (a full disk): the message's states stay as the
+    // disk has them, but its next attempt moves to at least kFailedRecordBackoffMs from now,
+    // in memory only (like `flush`, losing it in a crash only restores the old time), so
+    // delivery does not try it again at once, in a loop. Takes `mu`.
+    void back_off(const QueueKey& k, int64_t next_attempt_ms);
+    static constexpr int64_t kFailedRecordBackoffMs = 60'000;
     // The message's record as stored (header and, up to `inline_max` bytes, the message).
     ReadResult read(const IndexEntry& e, uint64_t inline_max = 0) const;
     // Removes the message from the spool (a tombstone) and, once that is durable, its journal

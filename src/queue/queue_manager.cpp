@@ -87,6 +87,16 @@ void QueueManager::Impl::erase(const QueueKey& k) {
     index.erase(it);
 }
 
+void QueueManager::Impl::back_off(const QueueKey& k, int64_t next_attempt_ms) {
+    std::lock_guard lk(mu);
+    auto it = index.find(k);
+    if (it == index.end()) return;
+    unschedule(k, it->second);
+    it->second.next_attempt_ms =
+        std::max({it->second.next_attempt_ms, next_attempt_ms, wall_ms() + kFailedRecordBackoffMs});
+    reschedule(k, it->second);
+}
+
 void QueueManager::Impl::notify_due() {
     std::function<void()> cb;
     {

@@ -171,6 +171,10 @@ public:
     // as messages of their own); otherwise `next_attempt_ms` becomes its retry time.
     // `delay_warned`: a delay report was sent in this attempt; journaled with it (one line
     // more, same fdatasync) so a restart does not send a second one.
+    // IoError (the journal or tombstone could not be written): nothing changes but the
+    // message's next attempt, moved at least a minute ahead in memory so delivery does not
+    // loop on it (Impl::back_off); the attempt's deliveries may be repeated later
+    // (at-least-once).
     // Durability: a kept message's record is fdatasynced before the call returns Ok. A removal
     // returns after its tombstone is written: the sync is shared (FileSpool::sync_removals_soon);
     // a crash in that window (≤ about 0.1 s) delivers the message again, which RFC 5321 §6.1's

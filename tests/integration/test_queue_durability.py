@@ -572,3 +572,63 @@ def test_version2_spool_is_migrated_into_the_log(petrel_factory):
     assert set(listed) == set(sent) | {good, plain}
     assert listed[good]["state"] == "held"
     assert view.raw(plain) == v2[plain]
+
+
+# ---------------------------------------------------------------------------------------------
+# A failure report (DSN) on a full disk
+
+def test_failure_report_is_not_lost_when_the_disk_is_full(workdir):
+    """RFC 5321 §6.1: a failure must be reported. A recipient refused with 550 while the disk is
+    full (its DSN cannot be queued) is not recorded as bounced: it stays pending, and once space
+    returns a later attempt fails again and the report reaches the sender (reports.cpp)."""
+    pytest.importorskip("aiosmtpd")
+    from delivery_env import (HOSTS, SENDER_MX, body, dns_for, parse, report_blocks, send,
+                              wait_queue_empty)
+    from dns_server import available as dns_available
+    from smtp_receiver import Receiver, free_port_on
+    if not dns_available():
+        pytest.skip("dnsmasq not installed")
+    port = free_port_on(HOSTS)
+    with dns_for() as dns, Receiver(SENDER_MX, port) as home:
+        overrides = {"domains": {"local": ["example.test"], "relay": ["dest.test", "sender.test"]},
+                     "delivery": {"mode": "mx", "paused": False, "first_retry_seconds": 1,
+                                  "max_retry_seconds": 2, "destination_backoff_seconds": 1,
+                                  "idle_timeout_seconds": 1, "delay_warning_seconds": 0},
+                     "dns": {"servers": [dns.address], "timeout_ms": 500, "attempts": 1},
+                     "testing": {"outbound_port": port}}
+        inst = PetrelInstance(workdir / "dsnfull", overrides=overrides, user=None)
+        with tmpfs_at(inst.data_dir, "4m"):
+            try:
+                inst.start()
+                # Nothing listens on the MX yet: the first attempts are deferred. The message is
+                # large enough that its report (RET=FULL: it returns the message whole) needs new
+                # pages on the full tmpfs, not just the room left in the segment's last one.
+                big = body("dsnfull", extra=("x" * 70 + "\r\n") * 300)
+                qid = send(inst, ["gone@dest.test"], msg=big, mail_options=("RET=FULL",))
+                wait_until(lambda: f"qid={qid} to=<gone@dest.test>" in inst.output(), 10,
+                           what="a first (deferred) attempt")
+                ballast = inst.data_dir / "ballast"
+                fill(ballast)
+                mark = len(inst.output())
+                with Receiver("127.0.0.2", port, rcpt_replies={"gone@dest.test": "550 5.1.1 no such user"}) as mx1:
+                    wait_until(lambda: "failure report not queued: kept for a later attempt"
+                               in inst.output()[mark:], 20, what="a 550 whose report cannot be queued")
+                    assert mx1.messages == []
+                    assert f"qid={qid} finished" not in inst.output(), "recorded as bounced without its report"
+                    listed = QueueView(inst).list()
+                    assert qid in listed, "the message left the queue without its failure report"
+                    assert home.messages == []
+
+                    ballast.unlink()
+                    wait_until(lambda: len(home.messages) == 1, 30, what="the failure report, once space returned")
+                    wait_queue_empty(inst)
+                report = home.messages[0]
+                assert report.sender in ("", "<>"), report.sender  # the null reverse-path
+                blocks = report_blocks(parse(report.data))
+                [rcpt] = blocks[1:]
+                assert rcpt["Action"] == "failed"
+                assert rcpt["Status"] == "5.1.1"
+                assert "gone@dest.test" in rcpt["Final-Recipient"]
+                inst.stop(check=True)
+            finally:
+                inst.stop(check=False)   # before the umount: petrel holds files on the tmpfs

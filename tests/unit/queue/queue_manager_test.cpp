@@ -2,7 +2,10 @@
 // filters, hold/release/remove/flush, due() ordering, record_attempt, capture mode.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <csignal>
 #include <future>
 #include <thread>
 
@@ -320,6 +323,47 @@ TEST_F(QueueManagerTest, ConcurrentChangesAgreeWithRecovery) {
             EXPECT_EQ(after->recipients[i].attempts, m.recipients[i].attempts);
         }
     }
+}
+
+// An attempt whose journal append fails (here EFBIG from RLIMIT_FSIZE = 0, as a full disk
+// gives ENOSPC): IoError, the states stay as the disk has them, and the message is not due
+// again at once — its next attempt moved at least a minute ahead, in memory only — so delivery
+// cannot loop on it. After a restart the old (durable) retry time is back.
+int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+TEST_F(QueueManagerTest, UnrecordedAttemptBacksOffInMemory) {
+    const std::string id = commit(envelope({"a@one.test", "b@two.test"}));
+    ASSERT_FALSE(id.empty());
+    const int64_t now = now_ms();
+    ASSERT_EQ(qm_->due(now, 10), std::vector<std::string>{id});
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit none = old;
+    none.rlim_cur = 0;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &none), 0);
+    const ControlResult r = qm_->record_attempt(
+        id, {{0, RecipientState::Delivered, "250 ok"}, {1, RecipientState::Pending, "451 later"}}, 0);
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+    EXPECT_EQ(r, ControlResult::IoError);
+    auto info = qm_->info(id);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->recipients[0].state, RecipientState::Pending);  // not recorded: not claimed
+    EXPECT_EQ(info->attempts, 0u);
+    EXPECT_GE(info->next_attempt_ms, now + 60000);
+    EXPECT_TRUE(qm_->due(now + 1000, 10).empty()) << "due again at once after a failed record";
+    EXPECT_EQ(qm_->due(info->next_attempt_ms, 10), std::vector<std::string>{id});
+    // Nothing on disk changed: a restart brings the old state and retry time back.
+    restart();
+    info = qm_->info(id);
+    ASSERT_TRUE(info);
+    EXPECT_EQ(info->next_attempt_ms, 0);
+    EXPECT_EQ(info->recipients[0].state, RecipientState::Pending);
+    EXPECT_EQ(qm_->due(now_ms(), 10), std::vector<std::string>{id});
 }
 
 }  // namespace
