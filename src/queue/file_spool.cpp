@@ -252,19 +252,33 @@ bool FileSpool::open_active(std::string& error, int& err) {
         error = errno_text("cannot create", segment_path(n), err);
         return false;
     }
-    // The new name must be durable before a record in it is acknowledged: the records' own
-    // fdatasync covers the file's data and size, not its directory entry.
+    // Its tombstone file now too, with room reserved beyond its end (FALLOC_FL_KEEP_SIZE: the
+    // size stays 0, appends use the reserved blocks): removals rarely need a new block, so a
+    // full disk does not stop delivered mail from leaving the queue. Best effort: without it
+    // (ENOSPC, a filesystem without fallocate) the file is made at the first removal.
+    const std::string tomb = segment_name(n, ".removed");
+    int tomb_fd = ::openat(segments_fd_, tomb.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0640);
+    if (tomb_fd >= 0) {
+        const uint64_t reserve = std::clamp<uint64_t>(options_.segment_bytes / 256, 4096, 256 * 1024);
+        ::fallocate(tomb_fd, FALLOC_FL_KEEP_SIZE, 0, static_cast<off_t>(reserve));
+    }
+    // The new names must be durable before a record in the segment is acknowledged: the
+    // records' own fdatasync covers the file's data and size, not its directory entry.
     if (::fsync(segments_fd_) != 0) {
         err = errno;
         error = errno_text("cannot sync", segments_dir_, err);
         ::close(fd);
         ::unlinkat(segments_fd_, name.c_str(), 0);
+        if (tomb_fd >= 0) {
+            ::close(tomb_fd);
+            ::unlinkat(segments_fd_, tomb.c_str(), 0);
+        }
         return false;
     }
     active_fd_ = fd;
     active_size_ = 0;
     std::lock_guard lk(mu_);
-    segments_[n];
+    segments_[n].tomb_fd = tomb_fd;
     active_no_ = n;
     ++stats_.segments_created;
     return true;

@@ -15,7 +15,8 @@
 // if that fails too, the segment is closed and the next batch starts a new one, so a torn
 // region is only ever followed by nothing (recovery stops reading a segment at its first bad
 // record).
-// Removal: a message leaves by a tombstone line appended to its segment's `.removed` file; a
+// Removal: a message leaves by a tombstone line appended to its segment's `.removed` file
+// (made with the segment, with blocks reserved so a full disk does not stop removals); a
 // segment whose messages are all removed is unlinked (both files). Tombstones are made durable
 // in groups, like the commits (`sync_removals_soon`), or at once (`sync_removals`), and an
 // action can be queued to run only after that (the queue manager unlinks the message's state

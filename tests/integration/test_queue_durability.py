@@ -605,18 +605,26 @@ def test_failure_report_is_not_lost_when_the_disk_is_full(workdir):
                 # pages on the full tmpfs, not just the room left in the segment's last one.
                 big = body("dsnfull", extra=("x" * 70 + "\r\n") * 300)
                 qid = send(inst, ["gone@dest.test"], msg=big, mail_options=("RET=FULL",))
-                wait_until(lambda: f"qid={qid} to=<gone@dest.test>" in inst.output(), 10,
-                           what="a first (deferred) attempt")
+                # And one that will be delivered while the disk is full: its removal (a
+                # tombstone, in room reserved when the segment was made) must still work.
+                qid_ok = send(inst, ["ok@dest.test"])
+                wait_until(lambda: f"qid={qid} to=<gone@dest.test>" in inst.output() and
+                           f"qid={qid_ok} to=<ok@dest.test>" in inst.output(), 10,
+                           what="first (deferred) attempts")
                 ballast = inst.data_dir / "ballast"
                 fill(ballast)
                 mark = len(inst.output())
                 with Receiver("127.0.0.2", port, rcpt_replies={"gone@dest.test": "550 5.1.1 no such user"}) as mx1:
                     wait_until(lambda: "failure report not queued: kept for a later attempt"
                                in inst.output()[mark:], 20, what="a 550 whose report cannot be queued")
-                    assert mx1.messages == []
+                    wait_until(lambda: f"qid={qid_ok} finished" in inst.output()[mark:], 20,
+                               what="the deliverable message delivered and removed on the full disk")
+                    assert "cannot remove" not in inst.output()[mark:], "a removal failed on the full disk"
+                    assert [m.rcpts for m in mx1.messages] == [["ok@dest.test"]]
                     assert f"qid={qid} finished" not in inst.output(), "recorded as bounced without its report"
                     listed = QueueView(inst).list()
                     assert qid in listed, "the message left the queue without its failure report"
+                    assert qid_ok not in listed
                     assert home.messages == []
 
                     ballast.unlink()
