@@ -19,6 +19,7 @@ namespace petrel::queue {
 namespace {
 
 constexpr size_t kGroup = 256;  // messages moved per shared fdatasync
+constexpr int64_t kDueMarginMs = 60'000;  // messages due sooner are not moved
 
 struct Move {
     std::string id;
@@ -37,9 +38,14 @@ CompactionStats QueueManager::compact(unsigned max_live_percent, uint64_t min_de
     st.segments = sparse.size();
     if (sparse.empty()) return st;
     std::vector<std::string> ids;
+    const int64_t soon = wall_ms() + kDueMarginMs;
     {
         std::lock_guard lk(m.mu);
         for (const auto& [key, e] : m.index) {
+            // A message due now or soon may be in delivery's hands, which reads it from its
+            // place (a large one by path, later): leave it; the long-deferred, held or captured
+            // ones are those that keep sparse segments alive.
+            if (e.schedulable() && e.next_attempt_ms <= soon) continue;
             if (std::binary_search(sparse.begin(), sparse.end(), e.where.segment)) {
                 ids.push_back(key_string(key));
                 if (ids.size() >= max_messages) break;

@@ -191,7 +191,8 @@ public:
     // Compaction (docs/queue-format.md, "Compaction"): the messages still in sparse segments
     // (FileSpool::sparse_segments) are written again, byte for byte, to the active segment,
     // and their old records get tombstones, so the old segments can be unlinked: a message
-    // deferred for days does not keep a 64 MiB segment of dead records on disk. At most
+    // deferred for days does not keep a 64 MiB segment of dead records on disk. Messages due
+    // within a minute are left where they are (delivery may be reading them). At most
     // `max_messages` per call, in groups that share one fdatasync. Each group holds the
     // stripe locks of its messages, so it is safe beside delivery and the controls. A crash
     // between a copy and its original's tombstone leaves two copies; recovery keeps one.

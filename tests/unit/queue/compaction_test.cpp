@@ -3,6 +3,8 @@
 // go, and a crash between a copy and its original's tombstone leaves exactly one message.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <set>
 
@@ -61,6 +63,16 @@ TEST_F(CompactionTest, SparseSegmentsAreMovedAndUnlinkedWithStateKept) {
                                             {1, RecipientState::Pending, "451 later"}},
                                   1800000000000),
               ControlResult::Ok);
+    // The others deferred for an hour: long-deferred mail is what keeps sparse segments.
+    const int64_t in_an_hour =
+        std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::system_clock::now().time_since_epoch()).count() + 3600000;
+    for (size_t i = 2; i < kept.size(); ++i) {
+        ASSERT_EQ(qm_->record_attempt(kept[i], {{0, RecipientState::Pending, "451 later"},
+                                                {1, RecipientState::Pending, "451 later"}},
+                                      in_an_hour),
+                  ControlResult::Ok);
+    }
 
     // Dense segments are left alone: a message per closed segment is not 1 % of it.
     EXPECT_EQ(qm_->compact(1, 0).moved, 0u);
@@ -94,6 +106,31 @@ TEST_F(CompactionTest, SparseSegmentsAreMovedAndUnlinkedWithStateKept) {
     }
     EXPECT_EQ(qm_->info(kept[0])->state, MessageState::Held);
     EXPECT_EQ(qm_->info(kept[1])->recipients[0].state, RecipientState::Delivered);
+}
+
+// A message due now may be in delivery's hands (read by path, later): it stays where it is,
+// and its segment with it, until it is deferred or gone.
+TEST_F(CompactionTest, DueMessagesAreNotMoved) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 12; ++i) ids.push_back(commit(envelope(), body(i)));
+    std::map<uint32_t, std::vector<std::string>> by_segment;
+    for (const DiskRecord& d : disk_records()) by_segment[d.segment].push_back(d.rec.entry.id);
+    ASSERT_GE(by_segment.size(), 2u);
+    const auto& [first_seg, list] = *by_segment.begin();
+    for (size_t i = 1; i < list.size(); ++i) ASSERT_EQ(qm_->remove(list[i]), ControlResult::Ok);
+    CompactionStats st = qm_->compact(50, 0);
+    EXPECT_EQ(st.segments, 1u);
+    EXPECT_EQ(st.moved, 0u);
+    EXPECT_TRUE(exists(log_path(first_seg)));
+    // Once it is deferred far enough, it moves.
+    const int64_t later = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::system_clock::now().time_since_epoch()).count() + 3600000;
+    ASSERT_EQ(qm_->record_attempt(list[0], {{0, RecipientState::Pending, "451 later"}}, later),
+              ControlResult::Ok);
+    EXPECT_EQ(qm_->compact(50, 0).moved, 1u);
+    EXPECT_FALSE(exists(log_path(first_seg)));
+    EXPECT_EQ(*qm_->message(list[0]), body(static_cast<int>(
+        std::find(ids.begin(), ids.end(), list[0]) - ids.begin())));
 }
 
 TEST_F(CompactionTest, MinimumDeadBytesKeepsSmallSegmentsAlone) {
