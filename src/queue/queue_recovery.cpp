@@ -16,6 +16,7 @@
 #include <limits>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -141,6 +142,11 @@ RecoveryStats QueueManager::recover() {
     std::vector<Loaded> all;
     std::vector<Loaded> remove_now;  // finished by their journals
     std::vector<Loaded> duplicates;  // second copies in another segment
+    {
+        size_t total = 0;
+        for (const SegmentResult& r : results) total += r.loaded.size();
+        all.reserve(total);
+    }
     for (SegmentResult& r : results) {
         const std::string path = m.spool.segment_path(r.segment);
         if (!r.scan.opened || r.scan.read_error) {
@@ -161,10 +167,14 @@ RecoveryStats QueueManager::recover() {
         }
         stats.damaged_journals += r.damaged;
         for (Loaded& l : r.loaded) all.push_back(std::move(l));
+        std::vector<Loaded>().swap(r.loaded);  // peak memory: one copy of the entries, not two
         for (Loaded& l : r.finished) remove_now.push_back(std::move(l));
     }
-    std::stable_sort(all.begin(), all.end(),
-                     [](const Loaded& a, const Loaded& b) { return a.key < b.key; });
+    // By ID, copies of one ID oldest first (in place: no merge buffer of a million entries).
+    std::sort(all.begin(), all.end(), [](const Loaded& a, const Loaded& b) {
+        return std::tie(a.key, a.entry.where.segment, a.entry.where.offset) <
+               std::tie(b.key, b.entry.where.segment, b.entry.where.offset);
+    });
     std::vector<uint64_t> live(segments.size(), 0), live_bytes(segments.size(), 0);
     auto seg_index = [&](uint32_t seg) {
         return static_cast<size_t>(std::lower_bound(segments.begin(), segments.end(), seg) - segments.begin());
