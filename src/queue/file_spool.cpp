@@ -204,7 +204,7 @@ FileSpool::Stats FileSpool::stats() const {
 
 uint64_t FileSpool::spool_bytes() const {
     std::lock_guard lk(mu_);
-    return bytes_;
+    return live_bytes_locked();
 }
 
 void FileSpool::writer() {
@@ -301,10 +301,11 @@ void FileSpool::write_batch(std::vector<Job>& jobs) {
     {
         // The quota counts the live records plus this batch.
         std::lock_guard lk(mu_);
+        const uint64_t live = live_bytes_locked();
         for (Job& job : jobs) {
             if (job.outcome.status != CommitStatus::Ok) continue;
             const uint64_t rec = job.header.size() + job.message.size();
-            if (options_.max_spool_bytes != 0 && bytes_ + batch_bytes + rec > options_.max_spool_bytes) {
+            if (options_.max_spool_bytes != 0 && live + batch_bytes + rec > options_.max_spool_bytes) {
                 job.outcome = {CommitStatus::NoSpace, "spool quota (max_spool_bytes) reached", {}};
                 continue;
             }
@@ -358,7 +359,6 @@ void FileSpool::write_batch(std::vector<Job>& jobs) {
             seg.live += storing.size();
             seg.live_bytes += batch_bytes;
             seg.size = at;
-            bytes_ += batch_bytes;
             ++stats_.batches;
         }
     }
@@ -385,7 +385,6 @@ void FileSpool::adopt_segment(uint32_t segment, uint64_t messages, uint64_t byte
     s.live += messages;
     s.live_bytes += bytes;
     s.size = std::max(s.size, file_size);
-    bytes_ += bytes;
     if (s.live == 0 && segment != active_no_) drop_segment_locked(segment, s);
 }
 
@@ -441,11 +440,16 @@ bool FileSpool::remove_message(const SpoolLocation& where, const std::string& id
     s.tomb_dirty = true;
     ++removal_gen_;
     if (after_sync) after_sync_.push_back(std::move(after_sync));
-    bytes_ -= std::min(bytes_, record_bytes);
     s.live_bytes -= std::min(s.live_bytes, record_bytes);
     if (s.live > 0) --s.live;
     if (s.live == 0 && where.segment != active_no_) drop_segment_locked(where.segment, s);
     return true;
+}
+
+uint64_t FileSpool::live_bytes_locked() const {
+    uint64_t sum = 0;  // a few dozen segments: cheaper to add up than to keep a second count
+    for (const auto& [n, s] : segments_) sum += s.live_bytes;
+    return sum;
 }
 
 std::vector<uint32_t> FileSpool::sparse_segments(unsigned max_live_percent,

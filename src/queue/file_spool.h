@@ -145,6 +145,7 @@ private:
     bool sync_round();  // one tombstone sync round (sync_mu_ held by the caller)
     // mu_ held: segment `n` lost its last record and is not the active one: unlink its files.
     void drop_segment_locked(uint32_t n, Segment& s);
+    uint64_t live_bytes_locked() const;  // the quota's count: live records of every segment
 
     FileSpoolOptions options_;
     std::string spool_dir_, segments_dir_;
@@ -157,7 +158,6 @@ private:
     bool stop_ = false;
     bool paused_ = false;
     Stats stats_;
-    uint64_t bytes_ = 0;
     std::map<uint32_t, Segment> segments_;
     uint32_t next_segment_ = 1;
     // The active segment: only the writer thread uses these two (active_no_ is also read

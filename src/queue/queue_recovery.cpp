@@ -10,9 +10,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
+#include <future>
 #include <limits>
 #include <mutex>
 #include <thread>
@@ -208,7 +207,6 @@ RecoveryStats QueueManager::recover() {
             m.reschedule(it->first, it->second);
             stats.bytes += it->second.record_bytes();
         }
-        stats.messages = m.index.size();
     }
     std::vector<Loaded>().swap(all);
     for (const auto* list : {&remove_now, &duplicates}) {
@@ -226,17 +224,15 @@ RecoveryStats QueueManager::recover() {
         m.spool.adopt_segment(segments[i], live[i] + (pinned ? 1 : 0), live_bytes[i],
                               results[i].scan.good_end);
     }
-    for (const Loaded& l : remove_now) {
-        const std::string id = key_string(l.key);
-        std::string error;
-        if (!m.remove_files(id, l.entry, error)) spdlog::error("qid={} cannot remove: {}", id, error);
-        else ++stats.finished;
-        spdlog::info("qid={} finished before the restart: removed", id);
-    }
-    for (const Loaded& l : duplicates) {
-        const std::string id = key_string(l.key);
-        std::string error;
-        if (!m.remove_files(id, l.entry, error)) spdlog::error("qid={} cannot remove a copy: {}", id, error);
+    for (const auto* list : {&remove_now, &duplicates}) {
+        const bool finished = list == &remove_now;
+        for (const Loaded& l : *list) {
+            const std::string id = key_string(l.key);
+            std::string error;
+            if (!m.remove_files(id, l.entry, error)) spdlog::error("qid={} cannot remove: {}", id, error);
+            else if (finished) ++stats.finished;
+            if (finished) spdlog::info("qid={} finished before the restart: removed", id);
+        }
     }
 
     // 3. Version 1/2 spools: each message file becomes a record (its journal stays valid: the
@@ -292,9 +288,6 @@ uint64_t QueueManager::migrate_legacy(const std::vector<std::string>& journals, 
     }
     std::sort(ids.begin(), ids.end());
     uint64_t migrated = 0;
-    std::mutex mu;
-    std::condition_variable cv;
-    size_t waiting = 0;
     for (const std::string& id : ids) {
         const std::string path = dir + "/" + id;
         bool known = false;
@@ -306,7 +299,7 @@ uint64_t QueueManager::migrate_legacy(const std::vector<std::string>& journals, 
             ::unlink(path.c_str());
             continue;
         }
-        ReadResult r = read_spool_entry(path, kMaxSpoolHeader + (1ull << 40));
+        ReadResult r = read_spool_entry(path, std::numeric_limits<uint64_t>::max());  // whole
         if (!r.ok || r.entry.id != id || !r.message) {
             spdlog::warn("qid={} discarded at migration: {}", id, r.ok ? "header names another ID" : r.error);
             ::unlink(path.c_str());
@@ -321,23 +314,12 @@ uint64_t QueueManager::migrate_legacy(const std::vector<std::string>& journals, 
         if (damaged) ++stats.damaged_journals;
         // One at a time: a migration happens once, and a legacy file is unlinked only after its
         // record is durable.
-        CommitOutcome outcome;
-        {
-            std::lock_guard lk(mu);
-            waiting = 1;
-        }
+        std::promise<CommitOutcome> committed;
+        auto future = committed.get_future();
         m.spool.commit_at(id, r.entry.envelope, std::move(*r.message), r.entry.created_ms,
-                          [&](CommitOutcome o) {
-                              std::lock_guard lk(mu);
-                              outcome = std::move(o);
-                              waiting = 0;
-                              cv.notify_all();
-                          },
+                          [&committed](CommitOutcome o) { committed.set_value(std::move(o)); },
                           &r.entry.states);
-        {
-            std::unique_lock lk(mu);
-            cv.wait(lk, [&] { return waiting == 0; });
-        }
+        const CommitOutcome outcome = future.get();
         if (outcome.status != CommitStatus::Ok) {
             spdlog::error("qid={} not migrated, kept in {}: {}", id, dir, outcome.detail);
             continue;

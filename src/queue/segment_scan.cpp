@@ -76,9 +76,7 @@ SegmentScan scan_segment(const std::string& path,
                 break;
             }
             std::string_view v = w.view(pos, want);
-            size_t crc = v.find("\ncrc ");
-            if ((crc != std::string_view::npos && v.find('\n', crc + 1) != std::string_view::npos) ||
-                want == left || want >= kMaxSpoolHeader) {
+            if (spool_header_complete(v) || want == left || want >= kMaxSpoolHeader) {
                 r = parse_spool_entry(v, kRecordSizeUnknown);
                 break;
             }

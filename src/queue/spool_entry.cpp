@@ -294,10 +294,7 @@ ReadResult read_record(int fd, uint64_t base, uint64_t size, uint64_t inline_max
         buf.resize(limit);
         const size_t got = pread_full(fd, buf.data(), limit, base);
         buf.resize(got);
-        // A header is complete once the "crc" line is in the buffer.
-        size_t crc = buf.find("\ncrc ");
-        bool have_header = crc != std::string::npos && buf.find('\n', crc + 1) != std::string::npos;
-        if (have_header || got < limit || limit == size || want >= kMaxHeader) {
+        if (spool_header_complete(buf) || got < limit || limit == size || want >= kMaxHeader) {
             r = parse_spool_entry(buf, size);
             if (r.ok && whole && got == size) {
                 std::string_view msg = std::string_view(buf).substr(static_cast<size_t>(r.entry.message_offset));
@@ -315,6 +312,11 @@ ReadResult read_record(int fd, uint64_t base, uint64_t size, uint64_t inline_max
 }
 
 }  // namespace
+
+bool spool_header_complete(std::string_view bytes) {
+    const size_t crc = bytes.find("\ncrc ");
+    return crc != std::string_view::npos && bytes.find('\n', crc + 1) != std::string_view::npos;
+}
 
 ReadResult read_spool_record(const std::string& path, uint64_t offset, uint64_t record_size,
                              uint64_t inline_max) {

@@ -67,6 +67,9 @@ std::string serialize_spool_header(const std::string& id, int64_t created_ms,
 inline constexpr uint64_t kRecordSizeUnknown = ~0ull;
 inline constexpr size_t kMaxSpoolHeader = 16 * 1024 * 1024;
 ReadResult parse_spool_entry(std::string_view bytes, uint64_t record_size);
+// True once `bytes` (from the start of a record) holds the whole header: its "crc" line, LF
+// included. The readers read more while it is not.
+bool spool_header_complete(std::string_view bytes);
 
 // Reads the header of the record of `record_size` bytes at `offset` in `path` (not the
 // message: it may be large). A record of at most `inline_max` bytes is read whole in the same

@@ -129,6 +129,16 @@ def send_mx(inst: PetrelInstance, sender: str, msg: bytes, rcpt: str = "bob@exam
         return s.data(msg)
 
 
+def submit(inst: PetrelInstance, msg: bytes, rcpt: str = "bob@example.test") -> None:
+    """Sends as the AUTH user on the submission listener (STARTTLS, then AUTH)."""
+    with smtplib.SMTP("127.0.0.1", inst.port("submission"), "client.auth.test", timeout=30) as s:
+        s.ehlo()
+        s.starttls(context=client_tls_context())
+        s.ehlo()
+        s.login(USER, PASSWORD)
+        s.sendmail(USER, [rcpt], msg)
+
+
 def stored(inst: PetrelInstance, marker: str) -> bytes:
     # The message's own bytes, parsed out of its spool record (a segment holds many messages).
     return inst.wait_for_stored_message(marker.encode(), timeout=10)
@@ -255,12 +265,7 @@ def test_forged_authentication_results_with_our_id_is_removed(petrel_auth, key):
 
 def test_submission_mail_gets_no_header(petrel_auth):
     marker = uuid.uuid4().hex
-    with smtplib.SMTP("127.0.0.1", petrel_auth.port("submission"), "client.auth.test", timeout=30) as s:
-        s.ehlo()
-        s.starttls(context=client_tls_context())
-        s.ehlo()
-        s.login(USER, PASSWORD)
-        s.sendmail(USER, ["bob@example.test"], message(USER, marker))
+    submit(petrel_auth, message(USER, marker))
     assert header_fields(stored(petrel_auth, marker), "Authentication-Results") == []
 
 
@@ -272,12 +277,7 @@ def test_submission_cannot_forge_our_authentication_results(petrel_auth):
     """RFC 8601 §5 on every path: an authenticated user's message is not checked, but a field
     in petrel's name (any case) that petrel did not write is removed; others stay."""
     marker = uuid.uuid4().hex
-    with smtplib.SMTP("127.0.0.1", petrel_auth.port("submission"), "client.auth.test", timeout=30) as s:
-        s.ehlo()
-        s.starttls(context=client_tls_context())
-        s.ehlo()
-        s.login(USER, PASSWORD)
-        s.sendmail(USER, ["bob@example.test"], message(USER, marker, extra=FORGED_AR))
+    submit(petrel_auth, message(USER, marker, extra=FORGED_AR))
     msg = stored(petrel_auth, marker)
     assert b"bank.example" not in msg
     assert [f.split(";")[0] for f in header_fields(msg, "Authentication-Results")] == ["other.example"]

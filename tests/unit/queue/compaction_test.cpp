@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <chrono>
 #include <map>
 #include <set>
 
@@ -64,9 +63,7 @@ TEST_F(CompactionTest, SparseSegmentsAreMovedAndUnlinkedWithStateKept) {
                                   1800000000000),
               ControlResult::Ok);
     // The others deferred for an hour: long-deferred mail is what keeps sparse segments.
-    const int64_t in_an_hour =
-        std::chrono::duration_cast<std::chrono::milliseconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count() + 3600000;
+    const int64_t in_an_hour = testing::now_ms() + 3600000;
     for (size_t i = 2; i < kept.size(); ++i) {
         ASSERT_EQ(qm_->record_attempt(kept[i], {{0, RecipientState::Pending, "451 later"},
                                                 {1, RecipientState::Pending, "451 later"}},
@@ -123,8 +120,7 @@ TEST_F(CompactionTest, DueMessagesAreNotMoved) {
     EXPECT_EQ(st.moved, 0u);
     EXPECT_TRUE(exists(log_path(first_seg)));
     // Once it is deferred far enough, it moves.
-    const int64_t later = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              std::chrono::system_clock::now().time_since_epoch()).count() + 3600000;
+    const int64_t later = testing::now_ms() + 3600000;
     ASSERT_EQ(qm_->record_attempt(list[0], {{0, RecipientState::Pending, "451 later"}}, later),
               ControlResult::Ok);
     EXPECT_EQ(qm_->compact(50, 0).moved, 1u);

@@ -4,13 +4,11 @@
 // start-up cleanup, and a failed append cut off again.
 #include <gtest/gtest.h>
 
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
-#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -22,6 +20,7 @@
 #include "queue/codec.h"
 #include "queue/file_spool.h"
 #include "queue/segment_scan.h"
+#include "unit/queue/queue_fixture.h"
 
 namespace petrel::queue {
 namespace {
@@ -613,15 +612,10 @@ TEST_F(FileSpoolTest, WriteErrorCutsTheBatchOffAgain) {
     ASSERT_EQ(first.status, CommitStatus::Ok);
     const uint64_t bytes = spool.spool_bytes();
     const uint64_t size = file_size(spool.segment_path(1));
-    rlimit old{};
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
-    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit small = old;
-    small.rlim_cur = 4096;
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
-    CommitOutcome o = commit_sync(spool, spool.new_id(), std::string(20000, 'z'));
-    ::setrlimit(RLIMIT_FSIZE, &old);
-    std::signal(SIGXFSZ, old_handler);
+    CommitOutcome o;
+    testing::with_file_size_limit(4096, [&] {
+        o = commit_sync(spool, spool.new_id(), std::string(20000, 'z'));
+    });
     EXPECT_EQ(o.status, CommitStatus::IoError);
     EXPECT_FALSE(o.detail.empty());
     EXPECT_EQ(file_size(spool.segment_path(1)), size);  // cut back

@@ -5,10 +5,12 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <filesystem>
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <functional>
 #include <future>
@@ -25,6 +27,26 @@
 #include "queue/spool_entry.h"
 
 namespace petrel::queue::testing {
+
+// Runs `fn` with RLIMIT_FSIZE at `limit` bytes and SIGXFSZ ignored: a write past the limit
+// fails with EFBIG, as one on a full disk fails with ENOSPC. Both are restored afterwards.
+inline void with_file_size_limit(rlim_t limit, const std::function<void()>& fn) {
+    rlimit old{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    rlimit small = old;
+    small.rlim_cur = limit;
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    fn();
+    ::setrlimit(RLIMIT_FSIZE, &old);
+    std::signal(SIGXFSZ, old_handler);
+}
+
+// Wall-clock milliseconds, as the queue's times are.
+inline int64_t now_ms() {
+    using namespace std::chrono;
+    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 // A version 1 or 2 message file (header + message) exactly as docs/queue-format.md describes
 // it: "PETREL-SPOOL <version>", the same fields as version 3, a "message <length>" line with

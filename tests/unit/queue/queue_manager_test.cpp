@@ -2,10 +2,7 @@
 // filters, hold/release/remove/flush, due() ordering, record_attempt, capture mode.
 #include <gtest/gtest.h>
 
-#include <sys/resource.h>
-
 #include <atomic>
-#include <csignal>
 #include <future>
 #include <thread>
 
@@ -329,26 +326,17 @@ TEST_F(QueueManagerTest, ConcurrentChangesAgreeWithRecovery) {
 // gives ENOSPC): IoError, the states stay as the disk has them, and the message is not due
 // again at once — its next attempt moved at least a minute ahead, in memory only — so delivery
 // cannot loop on it. After a restart the old (durable) retry time is back.
-int64_t now_ms() {
-    using namespace std::chrono;
-    return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 TEST_F(QueueManagerTest, UnrecordedAttemptBacksOffInMemory) {
+    using testing::now_ms;
     const std::string id = commit(envelope({"a@one.test", "b@two.test"}));
     ASSERT_FALSE(id.empty());
     const int64_t now = now_ms();
     ASSERT_EQ(qm_->due(now, 10), std::vector<std::string>{id});
-    rlimit old{};
-    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old), 0);
-    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
-    rlimit none = old;
-    none.rlim_cur = 0;
-    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &none), 0);
-    const ControlResult r = qm_->record_attempt(
-        id, {{0, RecipientState::Delivered, "250 ok"}, {1, RecipientState::Pending, "451 later"}}, 0);
-    ::setrlimit(RLIMIT_FSIZE, &old);
-    std::signal(SIGXFSZ, old_handler);
+    ControlResult r = ControlResult::Ok;
+    testing::with_file_size_limit(0, [&] {
+        r = qm_->record_attempt(
+            id, {{0, RecipientState::Delivered, "250 ok"}, {1, RecipientState::Pending, "451 later"}}, 0);
+    });
     EXPECT_EQ(r, ControlResult::IoError);
     auto info = qm_->info(id);
     ASSERT_TRUE(info);
